@@ -1,0 +1,67 @@
+"""The FastAPI application factory. Nothing is built at import time: ``create_app(settings)``."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from moodtune import __version__
+from moodtune.api.errors import install_error_handlers
+from moodtune.api.metrics import Metrics, MetricsMiddleware
+from moodtune.api.routers import health, listeners, recommendations, tracks
+from moodtune.catalog.db import create_db_engine, make_session_factory
+from moodtune.catalog.index import CatalogIndex
+from moodtune.config import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the engine and the catalog index are made in its lifespan."""
+    settings = settings or Settings()
+    state: dict[str, CatalogIndex] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_db_engine(settings.database_url)
+        app.state.session_factory = make_session_factory(engine)
+        index = CatalogIndex(app.state.session_factory, refresh_s=settings.catalog_refresh_s)
+        app.state.index = state["index"] = index
+        try:
+            index.load()
+        except Exception:  # keep serving: /readyz reports 503 until the DB is migrated/filled
+            log.exception("could not load the catalog index; run `moodtune db upgrade`")
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="moodtune",
+        version=__version__,
+        description="Music recommendations from how you feel. Errors are "
+        '`{"error": {"code", "message", "details"}}`.',
+        lifespan=lifespan,
+        license_info={"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
+    )
+    app.state.settings = settings
+    metrics = Metrics(catalog_size=lambda: state["index"].tracks_in_db if "index" in state else 0)
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
+    install_error_handlers(app)
+    for router in (health.router, tracks.router, recommendations.router, listeners.router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

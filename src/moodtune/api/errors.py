@@ -1,0 +1,92 @@
+"""The one place where moodtune errors become HTTP statuses and the JSON error envelope."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from moodtune.errors import (
+    BadImage,
+    InvalidInput,
+    MoodtuneError,
+    NoFace,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    UnsupportedMedia,
+)
+
+__all__ = ["STATUS", "error_response", "install_error_handlers"]
+
+log = logging.getLogger(__name__)
+
+#: Error class -> HTTP status, looked up along the exception's MRO (most specific first).
+STATUS: dict[type[MoodtuneError], int] = {
+    MoodtuneError: 500,
+    InvalidInput: 400,
+    BadImage: 400,
+    UnsupportedMedia: 415,
+    TooLarge: 413,
+    NoFace: 422,
+    NotFound: 404,
+    Unavailable: 503,
+}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details or {}}}, status_code=status
+    )
+
+
+def _status_of(exc: MoodtuneError) -> int:
+    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
+
+
+async def _moodtune_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MoodtuneError)
+    return error_response(_status_of(exc), exc.code, exc.message, exc.details)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    response = error_response(
+        exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail)
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
+    return error_response(422, "validation_error", f"{where}: {first['msg']}", {"errors": errors})
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal", "Internal server error.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(MoodtuneError, _moodtune_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

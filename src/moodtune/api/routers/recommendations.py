@@ -1,0 +1,28 @@
+"""Turn a mood into a playlist."""
+
+from fastapi import APIRouter, Request
+
+from moodtune.api.deps import IndexDep, SessionDep
+from moodtune.api.schemas import ErrorOut, RecommendationOut, RecommendIn
+from moodtune.service import recommend_playlist
+
+router = APIRouter(tags=["recommendations"])
+
+
+@router.post(
+    "/recommendations",
+    response_model=RecommendationOut,
+    responses={400: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+def recommend(
+    body: RecommendIn, request: Request, session: SessionDep, index: IndexDep
+) -> RecommendationOut:
+    """Rank catalog tracks for a mood, a strategy and the listener's parameters.
+
+    Strategies: ``match`` the mood, ``uplift`` it, ``calm`` down, or ``journey`` (tracks ordered
+    from the current mood to the goal). Every track carries a ``score`` and 1-3 ``reasons``;
+    the response's ``seed`` reproduces the same playlist.
+    """
+    result = recommend_playlist(body.params(), matrix=index.current(), session=session)
+    request.app.state.metrics.recommendations.labels(body.strategy).inc()
+    return RecommendationOut.from_result(result)

@@ -1,0 +1,288 @@
+"""Pydantic request and response models: the JSON contract of DESIGN.md section 6."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from moodtune.catalog.models import Playlist, Track
+from moodtune.recommend import EMOTIONS, PRESETS
+from moodtune.service import PlaylistParams, PlaylistResult
+
+EmotionName = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+FEATURE_FIELDS = ("danceability", "energy", "valence", "acousticness", "instrumentalness",
+                  "speechiness", "liveness", "tempo", "loudness", "key", "mode", "time_signature",
+                  "popularity", "duration_ms", "explicit")  # fmt: skip
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorOut(BaseModel):
+    """Every error response: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorBody
+
+
+class TrackOut(BaseModel):
+    id: int
+    title: str
+    artists: list[str]
+    album: str | None
+    year: int | None
+    genres: list[str]
+    spotify_id: str | None
+    spotify_url: str | None = Field(description="Opens the track on Spotify (needs internet).")
+    source: str
+    features: dict[str, float | int | bool | None] = Field(
+        description="DESIGN.md section 5 vocabulary; null where unknown."
+    )
+    estimators: dict[str, str] | None = Field(description="Which estimator produced each feature.")
+
+    @classmethod
+    def from_track(cls, track: Track) -> "TrackOut":
+        return cls(
+            id=track.id,
+            title=track.title,
+            artists=track.artists or [],
+            album=track.album,
+            year=track.year,
+            genres=[g.name for g in track.genres],
+            spotify_id=track.spotify_id,
+            spotify_url=f"https://open.spotify.com/track/{track.spotify_id}"
+            if track.spotify_id
+            else None,
+            source=track.source,
+            features={f: getattr(track, f) for f in FEATURE_FIELDS},
+            estimators=track.estimators,
+        )
+
+
+class TrackPage(BaseModel):
+    items: list[TrackOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class GenreOut(BaseModel):
+    name: str
+    tracks: int
+
+
+class RecommendIn(BaseModel):
+    """A mood (one ``emotion`` or ``emotions`` probabilities) and the listener's parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    emotion: EmotionName | None = Field(default=None, examples=["sad"])
+    emotions: dict[EmotionName, Annotated[float, Field(ge=0)]] | None = Field(
+        default=None,
+        description="Probabilities per emotion; absent labels count as 0. Values that do not "
+        "sum to 1 are normalised (the response says so in mood.normalized).",
+        examples=[{"sad": 0.7, "neutral": 0.3}],
+    )
+    strategy: Literal["match", "uplift", "calm", "journey"] = "match"
+    goal: Literal["auto", "uplift", "calm"] = Field(
+        default="auto",
+        description="Journey destination; auto calms angry/fearful moods, lifts others.",
+    )
+    n: int = Field(default=10, ge=1, le=100, description="Playlist length.")
+    genres: list[str] = Field(default=[], max_length=3, description="Up to 3 genres (GET /genres).")
+    popularity: Literal["mainstream", "medium", "low", "any"] = "any"
+    explicit: bool = Field(default=True, description="Allow tracks marked explicit.")
+    seed: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="Same seed, same playlist."
+    )
+    preset: str = Field(
+        default="russell", description=f"Feature mapping preset: {', '.join(PRESETS)}."
+    )
+    listener_id: str | None = Field(default=None, description="Reserved for personalization.")
+
+    @model_validator(mode="after")
+    def _one_mood(self) -> "RecommendIn":
+        if (self.emotion is None) == (self.emotions is None):
+            raise ValueError("give exactly one of 'emotion' or 'emotions'")
+        return self
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        if value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; known: {', '.join(PRESETS)}")
+        return value
+
+    def params(self) -> PlaylistParams:
+        return PlaylistParams(
+            emotions=self.emotion if self.emotion is not None else dict(self.emotions or {}),
+            strategy=self.strategy,
+            n=self.n,
+            genres=tuple(self.genres),
+            popularity=self.popularity,
+            allow_explicit=self.explicit,
+            seed=self.seed,
+            preset=self.preset,
+            goal=self.goal,
+        )
+
+
+class MoodOut(BaseModel):
+    emotions: dict[str, float]
+    dominant: str
+    valence: float
+    arousal: float
+    normalized: bool = Field(
+        description="True when the input probabilities were rescaled to sum to 1."
+    )
+
+
+class TargetOut(BaseModel):
+    strategy: str
+    goal: str | None
+    preset: str
+    valence: float
+    arousal: float
+    features: dict[str, float] = Field(description="Feature targets of the (first) ranking target.")
+    weights: dict[str, float]
+    path: list[tuple[float, float]] = Field(
+        description="(valence, arousal) per target; a journey has one per track."
+    )
+
+
+class RankedTrackOut(TrackOut):
+    position: int
+    score: float = Field(description="0..1, higher fits better.")
+    reasons: list[str]
+
+
+class RecommendationOut(BaseModel):
+    mood: MoodOut
+    target: TargetOut
+    seed: int
+    tracks: list[RankedTrackOut]
+
+    @classmethod
+    def from_result(cls, result: PlaylistResult) -> "RecommendationOut":
+        plan = result.plan
+        first = plan.targets[0]
+        return cls(
+            mood=MoodOut(
+                emotions={e: round(float(p), 4) for e, p in zip(EMOTIONS, plan.probs, strict=True)},
+                dominant=plan.dominant,
+                valence=round(float(plan.point[0]), 4),
+                arousal=round(float(plan.point[1]), 4),
+                normalized=plan.normalized,
+            ),
+            target=TargetOut(
+                strategy=plan.strategy,
+                goal=plan.goal_name,
+                preset=plan.preset,
+                valence=round(float(plan.goal[0]), 4),
+                arousal=round(float(plan.goal[1]), 4),
+                features={k: round(float(v), 4) for k, v in first.values.items()},
+                weights=dict(first.weights),
+                path=[(round(float(v), 4), round(float(a), 4)) for v, a in plan.path],
+            ),
+            seed=result.seed,
+            tracks=[
+                RankedTrackOut(
+                    **TrackOut.from_track(result.tracks[r.id]).model_dump(),
+                    position=i + 1,
+                    score=r.score,
+                    reasons=list(r.reasons),
+                )
+                for i, r in enumerate(result.ranked)
+            ],
+        )
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    track_id: int = Field(ge=1)
+    kind: Literal["play", "like", "dislike", "skip", "complete"]
+    position_ms: int | None = Field(default=None, ge=0, description="Playback position, for skips.")
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    listener_id: str
+    track_id: int
+    kind: str
+    position_ms: int | None
+    created_at: datetime
+
+
+class PlaylistItemIn(BaseModel):
+    track_id: int = Field(ge=1)
+    score: float | None = None
+    reasons: list[str] = []
+
+
+class PlaylistIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    tracks: list[PlaylistItemIn] = Field(min_length=1, max_length=500)
+    params: dict[str, Any] = Field(
+        default={}, description="The request that produced it, kept for reference."
+    )
+
+
+class PlaylistItemOut(BaseModel):
+    position: int
+    score: float | None
+    reasons: list[str]
+    track: TrackOut
+
+
+class PlaylistOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    params: dict[str, Any]
+    tracks: list[PlaylistItemOut]
+
+    @classmethod
+    def from_playlist(cls, playlist: Playlist) -> "PlaylistOut":
+        return cls(
+            id=playlist.id,
+            name=playlist.name,
+            created_at=playlist.created_at,
+            params=playlist.params,
+            tracks=[
+                PlaylistItemOut(
+                    position=i.position + 1,
+                    score=i.score,
+                    reasons=i.reasons,
+                    track=TrackOut.from_track(i.track),
+                )
+                for i in playlist.items
+            ],
+        )
+
+
+class PlaylistSummary(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    track_count: int
+
+
+class ListenerOut(BaseModel):
+    id: str
+    created_at: datetime
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+    database: Literal["ok"]
+    catalog: dict[str, int]

@@ -1,0 +1,57 @@
+"""Saved playlists as files: extended M3U and JSON."""
+
+import json
+from typing import Any
+
+from moodtune.catalog.models import Playlist, Track
+
+__all__ = ["playlist_json", "playlist_m3u", "track_url"]
+
+
+def track_url(track: Track, *, base_url: str) -> str:
+    """Where a player can find the track: our audio stream when we hold the file, else Spotify."""
+    if track.audio_key:
+        return f"{base_url}/api/v1/tracks/{track.id}/audio"
+    if track.spotify_id:
+        return f"https://open.spotify.com/track/{track.spotify_id}"
+    return f"{base_url}/api/v1/tracks/{track.id}"
+
+
+def _clean(text: str) -> str:
+    """M3U is line-based: a newline inside a title would start a bogus entry."""
+    return " ".join(text.split())
+
+
+def playlist_m3u(playlist: Playlist, *, base_url: str) -> str:
+    lines = ["#EXTM3U", f"#PLAYLIST:{_clean(playlist.name)}"]
+    for item in playlist.items:
+        track = item.track
+        seconds = round(track.duration_ms / 1000) if track.duration_ms else -1
+        artists = ", ".join(track.artists or [])
+        lines.append(f"#EXTINF:{seconds},{_clean(artists)} - {_clean(track.title)}")
+        lines.append(track_url(track, base_url=base_url))
+    return "\n".join(lines) + "\n"
+
+
+def playlist_json(playlist: Playlist, *, base_url: str) -> str:
+    doc: dict[str, Any] = {
+        "name": playlist.name,
+        "created_at": playlist.created_at.isoformat(),
+        "params": playlist.params,
+        "tracks": [
+            {
+                "position": item.position + 1,
+                "id": item.track.id,
+                "title": item.track.title,
+                "artists": item.track.artists,
+                "album": item.track.album,
+                "duration_ms": item.track.duration_ms,
+                "spotify_id": item.track.spotify_id,
+                "url": track_url(item.track, base_url=base_url),
+                "score": item.score,
+                "reasons": item.reasons,
+            }
+            for item in playlist.items
+        ],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2)

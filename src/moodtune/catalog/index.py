@@ -1,0 +1,82 @@
+"""The in-memory feature matrix of the catalog, rebuilt when the catalog changes.
+
+A server keeps one :class:`CatalogIndex`. Requests read :attr:`matrix` without locks; at most
+every ``refresh_s`` seconds a request compares the catalog version (track count, newest
+``updated_at``) with the one the matrix was built from and, when it moved (a CLI import, another
+replica), rebuilds in a background thread while requests keep using the old matrix.
+"""
+
+import logging
+import threading
+import time
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from moodtune.catalog import repo
+from moodtune.recommend import TrackMatrix
+
+__all__ = ["CatalogIndex", "load_matrix"]
+
+log = logging.getLogger(__name__)
+
+
+def load_matrix(session: Session) -> TrackMatrix:
+    """Build the ranking matrix from every track in the database."""
+    return TrackMatrix.build(**repo.matrix_columns(session=session))
+
+
+class CatalogIndex:
+    def __init__(self, session_factory: sessionmaker[Session], *, refresh_s: float = 10.0) -> None:
+        self.session_factory = session_factory
+        self.refresh_s = refresh_s
+        self.matrix: TrackMatrix | None = None
+        self.version: tuple[int, datetime | None] | None = None
+        self.tracks_in_db = 0
+        self._checked_at = 0.0
+        self._rebuilding = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self.matrix is not None
+
+    def load(self) -> TrackMatrix:
+        """Build now (startup, or after an import in this process) and return the matrix."""
+        with self._rebuilding:
+            return self._build()
+
+    def _build(self) -> TrackMatrix:
+        started = time.perf_counter()
+        with self.session_factory() as session:
+            version = repo.catalog_version(session=session)
+            matrix = load_matrix(session)
+        self.matrix, self.version, self.tracks_in_db = matrix, version, version[0]
+        self._checked_at = time.monotonic()
+        log.info(
+            "catalog index: %d of %d tracks placeable, built in %.2f s",
+            len(matrix),
+            version[0],
+            time.perf_counter() - started,
+        )
+        return matrix
+
+    def current(self) -> TrackMatrix:
+        """The matrix to rank with; starts a background rebuild when the catalog has changed."""
+        if self.matrix is None:
+            return self.load()
+        now = time.monotonic()
+        if now - self._checked_at >= self.refresh_s:
+            self._checked_at = now
+            with self.session_factory() as session:
+                version = repo.catalog_version(session=session)
+            if version != self.version and self._rebuilding.acquire(blocking=False):
+                threading.Thread(target=self._rebuild_in_background, daemon=True).start()
+        return self.matrix
+
+    def _rebuild_in_background(self) -> None:
+        try:
+            self._build()
+        except Exception:  # keep serving the old matrix; the next check retries
+            log.exception("catalog index rebuild failed")
+        finally:
+            self._rebuilding.release()

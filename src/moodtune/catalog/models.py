@@ -1,0 +1,185 @@
+"""SQLAlchemy 2 tables: tracks and genres, listeners, feedback events, saved playlists."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "FEEDBACK_KINDS",
+    "Base",
+    "FeedbackEvent",
+    "Genre",
+    "Listener",
+    "Playlist",
+    "PlaylistItem",
+    "Track",
+    "track_genres",
+]
+
+#: Named constraints so SQLite (batch mode) and PostgreSQL migrations agree.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+FEEDBACK_KINDS: tuple[str, ...] = ("play", "like", "dislike", "skip", "complete")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+track_genres = Table(
+    "track_genres",
+    Base.metadata,
+    Column("track_id", ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True),
+    Column("genre_id", ForeignKey("genres.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Genre(Base):
+    __tablename__ = "genres"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Track(Base):
+    """A track from an imported catalog or an analysed file, in DESIGN.md section 5 vocabulary."""
+
+    __tablename__ = "tracks"
+    __table_args__ = (
+        CheckConstraint("key >= -1 AND key <= 11", name="key_range"),
+        CheckConstraint("mode IN (0, 1)", name="mode_binary"),
+        CheckConstraint("popularity >= 0 AND popularity <= 100", name="popularity_range"),
+        CheckConstraint("tempo >= 0 AND tempo <= 300", name="tempo_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spotify_id: Mapped[str | None] = mapped_column(String(22), unique=True)
+    source: Mapped[str] = mapped_column(
+        String(40), doc="Where the row came from: catalog file name or 'library'."
+    )
+    title: Mapped[str] = mapped_column(Text)
+    artists: Mapped[list[str]] = mapped_column(JSON, default=list)
+    album: Mapped[str | None] = mapped_column(Text)
+    release_date: Mapped[str | None] = mapped_column(String(10))
+    year: Mapped[int | None] = mapped_column(SmallInteger)
+    search_text: Mapped[str] = mapped_column(
+        Text, doc="Case-folded title, artists and album for search."
+    )
+
+    danceability: Mapped[float | None] = mapped_column(Float)
+    energy: Mapped[float | None] = mapped_column(Float)
+    valence: Mapped[float | None] = mapped_column(Float)
+    acousticness: Mapped[float | None] = mapped_column(Float)
+    instrumentalness: Mapped[float | None] = mapped_column(Float)
+    speechiness: Mapped[float | None] = mapped_column(Float)
+    liveness: Mapped[float | None] = mapped_column(Float)
+    tempo: Mapped[float | None] = mapped_column(Float)
+    loudness: Mapped[float | None] = mapped_column(Float)
+    key: Mapped[int | None] = mapped_column(SmallInteger)
+    mode: Mapped[int | None] = mapped_column(SmallInteger)
+    time_signature: Mapped[int | None] = mapped_column(SmallInteger)
+    popularity: Mapped[int | None] = mapped_column(SmallInteger)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    explicit: Mapped[bool | None] = mapped_column(Boolean)
+    estimators: Mapped[dict[str, str] | None] = mapped_column(
+        JSON, doc="Feature name -> estimator that produced it (e.g. 'spotify')."
+    )
+
+    audio_key: Mapped[str | None] = mapped_column(Text, doc="Object-store key of the audio file.")
+    cover_key: Mapped[str | None] = mapped_column(Text, doc="Object-store key of the cover image.")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
+    )
+
+    genres: Mapped[list[Genre]] = relationship(
+        secondary=track_genres, lazy="selectin", order_by=Genre.name
+    )
+
+
+class Listener(Base):
+    """An anonymous listener, known by the random id in the browser's cookie."""
+
+    __tablename__ = "listeners"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FeedbackEvent(Base):
+    __tablename__ = "feedback_events"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('play', 'like', 'dislike', 'skip', 'complete')", name="kind_known"
+        ),
+        CheckConstraint("position_ms IS NULL OR position_ms >= 0", name="position_non_negative"),
+        Index("ix_feedback_events_listener_created", "listener_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    listener_id: Mapped[str] = mapped_column(ForeignKey("listeners.id", ondelete="CASCADE"))
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    position_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Playlist(Base):
+    __tablename__ = "playlists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    listener_id: Mapped[str] = mapped_column(
+        ForeignKey("listeners.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, doc="The request that made it."
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    items: Mapped[list["PlaylistItem"]] = relationship(
+        order_by="PlaylistItem.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class PlaylistItem(Base):
+    __tablename__ = "playlist_items"
+
+    playlist_id: Mapped[int] = mapped_column(
+        ForeignKey("playlists.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
+    score: Mapped[float | None] = mapped_column(Float)
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    track: Mapped[Track] = relationship(lazy="joined")

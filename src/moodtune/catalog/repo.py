@@ -1,0 +1,325 @@
+"""Catalog queries. Every function takes ``session`` keyword-only and never commits: the caller
+owns the unit of work (``with session_scope(factory) as session``)."""
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from moodtune.catalog.models import (
+    FeedbackEvent,
+    Genre,
+    Listener,
+    Playlist,
+    PlaylistItem,
+    Track,
+    track_genres,
+    utcnow,
+)
+from moodtune.errors import InvalidInput, NotFound
+
+__all__ = [
+    "MATRIX_COLUMNS",
+    "TrackRow",
+    "UpsertCounts",
+    "add_feedback",
+    "catalog_version",
+    "create_playlist",
+    "genre_counts",
+    "get_listener",
+    "get_or_create_listener",
+    "get_playlist",
+    "get_track",
+    "list_playlists",
+    "matrix_columns",
+    "search_tracks",
+    "track_count",
+    "tracks_by_ids",
+    "upsert_tracks",
+]
+
+#: Track columns an import writes (besides genres); compared to decide "updated" vs "unchanged".
+TRACK_FIELDS: tuple[str, ...] = (
+    "source", "title", "artists", "album", "release_date", "year", "search_text",
+    "danceability", "energy", "valence", "acousticness", "instrumentalness", "speechiness",
+    "liveness", "tempo", "loudness", "key", "mode", "time_signature", "popularity",
+    "duration_ms", "explicit", "estimators",
+)  # fmt: skip
+MATRIX_COLUMNS: tuple[str, ...] = (
+    "valence", "energy", "danceability", "acousticness", "instrumentalness", "speechiness",
+    "liveness", "tempo", "loudness", "mode",
+)  # fmt: skip
+
+
+@dataclass
+class TrackRow:
+    """One validated catalog row ready to upsert; ``values`` holds ``TRACK_FIELDS``."""
+
+    spotify_id: str
+    values: dict[str, Any]
+    genres: list[str] = field(default_factory=list)
+
+
+@dataclass
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _genre_ids(names: Iterable[str], *, session: Session) -> dict[str, int]:
+    """Ids for genre names, creating the missing ones."""
+    wanted = set(names)
+    if not wanted:
+        return {}
+    found = dict(session.execute(select(Genre.name, Genre.id).where(Genre.name.in_(wanted))).all())
+    missing = sorted(wanted - set(found))
+    if missing:
+        session.execute(insert(Genre), [{"name": n} for n in missing])
+        found.update(
+            session.execute(select(Genre.name, Genre.id).where(Genre.name.in_(missing))).all()
+        )
+    return found
+
+
+def upsert_tracks(
+    rows: Sequence[TrackRow], *, session: Session, merge_genres: frozenset[str] = frozenset()
+) -> UpsertCounts:
+    """Insert new tracks and update changed ones, keyed by Spotify id.
+
+    Genres of a track are replaced by the row's. Ids in ``merge_genres`` were written earlier
+    in the same import: they keep their values, gain the row's genres and are not counted.
+    """
+    counts = UpsertCounts()
+    if not rows:
+        return counts
+    by_sid = {r.spotify_id: r for r in rows}
+    cols = [getattr(Track, f) for f in TRACK_FIELDS]
+    existing = {
+        row.spotify_id: row
+        for row in session.execute(
+            select(Track.id, Track.spotify_id, *cols).where(Track.spotify_id.in_(by_sid))
+        ).all()
+    }
+    old_genres: dict[int, set[str]] = {}
+    if existing:
+        query = (
+            select(track_genres.c.track_id, Genre.name)
+            .join(Genre, Genre.id == track_genres.c.genre_id)
+            .where(track_genres.c.track_id.in_([r.id for r in existing.values()]))
+        )
+        for track_id, name in session.execute(query).all():
+            old_genres.setdefault(track_id, set()).add(name)
+
+    now = utcnow()
+    new_rows = [r for sid, r in by_sid.items() if sid not in existing]
+    ids: dict[str, int] = {}
+    if new_rows:
+        payload = [
+            {"spotify_id": r.spotify_id, **r.values, "created_at": now, "updated_at": now}
+            for r in new_rows
+        ]
+        result = session.execute(insert(Track).returning(Track.id, Track.spotify_id), payload)
+        ids.update({sid: tid for tid, sid in result.all()})
+        counts.inserted = len(new_rows)
+
+    changes: list[dict[str, Any]] = []
+    touched: list[dict[str, Any]] = []  # merged duplicates: genres changed, values kept
+    wanted_genres: dict[int, set[str]] = {ids[r.spotify_id]: set(r.genres) for r in new_rows}
+    for sid, old in existing.items():
+        row, before = by_sid[sid], old_genres.get(old.id, set())
+        if sid in merge_genres:
+            if not set(row.genres) <= before:
+                touched.append({"id": old.id, "updated_at": now})
+                wanted_genres[old.id] = before | set(row.genres)
+            continue
+        if set(row.genres) != before or any(
+            getattr(old, f) != row.values.get(f) for f in TRACK_FIELDS
+        ):
+            changes.append({"id": old.id, **row.values, "updated_at": now})
+            wanted_genres[old.id] = set(row.genres)
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    for params in (changes, touched):
+        if params:
+            session.execute(update(Track), params)
+    relinked = [c["id"] for c in changes + touched]
+    if relinked:
+        session.execute(delete(track_genres).where(track_genres.c.track_id.in_(relinked)))
+    genre_ids = _genre_ids({g for gs in wanted_genres.values() for g in gs}, session=session)
+    links = [
+        {"track_id": t, "genre_id": genre_ids[g]}
+        for t, gs in wanted_genres.items()
+        for g in sorted(gs)
+    ]
+    if links:
+        session.execute(insert(track_genres), links)
+    return counts
+
+
+def get_track(track_id: int, *, session: Session) -> Track:
+    track = session.get(Track, track_id)
+    if track is None:
+        raise NotFound(f"track {track_id} not found", track_id=track_id)
+    return track
+
+
+def tracks_by_ids(ids: Sequence[int], *, session: Session) -> dict[int, Track]:
+    if not ids:
+        return {}
+    return {t.id: t for t in session.scalars(select(Track).where(Track.id.in_(list(ids))))}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_tracks(
+    *,
+    session: Session,
+    q: str | None = None,
+    genre: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[list[Track], int]:
+    """Tracks whose title, artists or album contain every word of ``q``, most popular first."""
+    query = select(Track)
+    for word in (q or "").casefold().split():
+        query = query.where(Track.search_text.like(f"%{_escape_like(word)}%", escape="\\"))
+    if genre:
+        genre_id = session.scalar(select(Genre.id).where(Genre.name == genre.casefold()))
+        if genre_id is None:
+            raise NotFound(f"unknown genre {genre!r}", genre=genre)
+        query = query.where(
+            Track.id.in_(select(track_genres.c.track_id).where(track_genres.c.genre_id == genre_id))
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = (Track.popularity.is_(None), Track.popularity.desc(), Track.id)
+    items = list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
+    return items, total
+
+
+def genre_counts(*, session: Session) -> list[tuple[str, int]]:
+    """Every genre with its number of tracks, largest first."""
+    query = (
+        select(Genre.name, func.count(track_genres.c.track_id))
+        .join(track_genres, track_genres.c.genre_id == Genre.id, isouter=True)
+        .group_by(Genre.name)
+        .order_by(func.count(track_genres.c.track_id).desc(), Genre.name)
+    )
+    return [(name, int(count)) for name, count in session.execute(query).all()]
+
+
+def track_count(*, session: Session) -> int:
+    return session.scalar(select(func.count(Track.id))) or 0
+
+
+def catalog_version(*, session: Session) -> tuple[int, datetime | None]:
+    """Changes whenever tracks are added, removed or updated (any process, any replica)."""
+    count, newest = session.execute(select(func.count(Track.id), func.max(Track.updated_at))).one()
+    return int(count), newest
+
+
+def matrix_columns(*, session: Session) -> dict[str, Any]:
+    """Row-aligned columns for :meth:`moodtune.recommend.TrackMatrix.build`."""
+    query = select(Track.id, Track.title, Track.artists, Track.popularity, Track.explicit,
+                   *[getattr(Track, c) for c in MATRIX_COLUMNS]).order_by(Track.id)  # fmt: skip
+    rows = session.execute(query).all()
+    genre_rows = session.execute(
+        select(track_genres.c.track_id, Genre.name).join(Genre, Genre.id == track_genres.c.genre_id)
+    ).all()
+    genres: dict[int, list[str]] = {}
+    for track_id, name in genre_rows:
+        genres.setdefault(track_id, []).append(name)
+    return {
+        "ids": [r.id for r in rows],
+        "titles": [r.title for r in rows],
+        "artists": [r.artists or [] for r in rows],
+        "popularity": [r.popularity for r in rows],
+        "explicit": [r.explicit for r in rows],
+        "features": {c: [getattr(r, c) for r in rows] for c in MATRIX_COLUMNS},
+        "genres": [genres.get(r.id, []) for r in rows],
+    }
+
+
+def _parse_listener_id(listener_id: str | None) -> str | None:
+    if not listener_id:
+        return None
+    try:
+        return str(uuid.UUID(listener_id))
+    except ValueError:
+        return None
+
+
+def get_listener(listener_id: str | None, *, session: Session) -> Listener | None:
+    parsed = _parse_listener_id(listener_id)
+    return session.get(Listener, parsed) if parsed else None
+
+
+def get_or_create_listener(listener_id: str | None, *, session: Session) -> Listener:
+    """The listener behind a cookie value, or a new one when it is absent, malformed or unknown."""
+    listener = get_listener(listener_id, session=session)
+    if listener is None:
+        listener = Listener()
+        session.add(listener)
+        session.flush()
+    return listener
+
+
+def add_feedback(
+    *, session: Session, listener: Listener, track_id: int, kind: str, position_ms: int | None
+) -> FeedbackEvent:
+    get_track(track_id, session=session)
+    event = FeedbackEvent(
+        listener_id=listener.id, track_id=track_id, kind=kind, position_ms=position_ms
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def create_playlist(
+    *,
+    session: Session,
+    listener: Listener,
+    name: str,
+    items: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+) -> Playlist:
+    """Save tracks in order; each item has ``track_id`` and optional ``score`` and ``reasons``."""
+    ids = [int(i["track_id"]) for i in items]
+    found = tracks_by_ids(ids, session=session)
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise InvalidInput(f"unknown track id(s): {missing}", unknown=missing)
+    playlist = Playlist(listener_id=listener.id, name=name, params=dict(params))
+    playlist.items = [
+        PlaylistItem(
+            position=pos,
+            track_id=i["track_id"],
+            score=i.get("score"),
+            reasons=list(i.get("reasons") or []),
+        )
+        for pos, i in enumerate(items)
+    ]
+    session.add(playlist)
+    session.flush()
+    return playlist
+
+
+def list_playlists(*, session: Session, listener: Listener) -> list[Playlist]:
+    query = select(Playlist).where(Playlist.listener_id == listener.id)
+    return list(session.scalars(query.order_by(Playlist.created_at.desc(), Playlist.id.desc())))
+
+
+def get_playlist(playlist_id: int, *, session: Session, listener: Listener | None) -> Playlist:
+    """A listener's own playlist; someone else's looks exactly like a missing one."""
+    playlist = session.get(Playlist, playlist_id)
+    if playlist is None or listener is None or playlist.listener_id != listener.id:
+        raise NotFound(f"playlist {playlist_id} not found", playlist_id=playlist_id)
+    return playlist

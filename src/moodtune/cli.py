@@ -1,0 +1,289 @@
+"""The ``moodtune`` command line. ``--json`` prints exactly one JSON document on stdout (the API's
+schema); logs and progress bars go to stderr. A MoodtuneError exits 1, usage errors exit 2."""
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from moodtune.config import Settings
+from moodtune.errors import InvalidInput, MoodtuneError
+
+__all__ = ["app"]
+
+app = typer.Typer(help="moodtune: music recommendations from how you feel.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+catalog_app = typer.Typer(help="Track catalogs.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(catalog_app, name="catalog")
+
+stderr = Console(stderr=True)
+BUNDLED_CATALOG = "spotify_tracks.csv.gz"
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if settings.log_level != "DEBUG":  # alembic narrates every plugin it loads at INFO
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    return settings
+
+
+@contextmanager
+def _errors_exit(as_json: bool) -> Iterator[None]:
+    """MoodtuneError -> exit 1 with the error envelope (``--json``) or a one-line message."""
+    try:
+        yield
+    except MoodtuneError as exc:
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+                )
+            )
+        else:
+            stderr.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+def _emit(doc: dict[str, Any], *, as_json: bool, human: Callable[[dict[str, Any]], None]) -> None:
+    if as_json:
+        typer.echo(json.dumps(doc, ensure_ascii=False))
+    else:
+        human(doc)
+
+
+def _session_factory(settings: Settings) -> Any:
+    from moodtune.catalog.db import create_db_engine, make_session_factory
+
+    return make_session_factory(create_db_engine(settings.database_url))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each holds its own index).")] = 1,
+) -> None:
+    """Serve the web app and the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    settings = _settings()
+    stderr.print(f"moodtune on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    if workers > 1:
+        uvicorn.run(
+            "moodtune.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+        )
+    else:
+        from moodtune.api import create_app
+
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level=settings.log_level.lower()
+        )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create or migrate the database schema (idempotent)."""
+    from moodtune.catalog.db import create_db_engine, migrate
+
+    settings = _settings()
+    current = migrate(create_db_engine(settings.database_url), revision)
+    _emit(
+        {"revision": current},
+        as_json=as_json,
+        human=lambda d: stderr.print(f"database at revision {d['revision']}"),
+    )
+
+
+def _run_import(
+    path: Path, settings: Settings, *, batch_size: int, source: str | None
+) -> dict[str, Any]:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from moodtune.catalog.importers import import_catalog
+
+    with Progress(
+        TextColumn("importing {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(path.name, total=path.stat().st_size)
+        report = import_catalog(
+            path,
+            session_factory=_session_factory(settings),
+            batch_size=batch_size,
+            source=source,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    return report.as_dict()
+
+
+def _print_import(doc: dict[str, Any]) -> None:
+    stderr.print(
+        f"{doc['file']}: {doc['rows']} rows, {doc['inserted']} inserted, {doc['updated']} updated, "
+        f"{doc['unchanged']} unchanged, {doc['duplicates']} duplicates, {doc['rejected']} rejected"
+    )
+    for err in doc["errors"][:20]:
+        stderr.print(f"  line {err['line']}: {err['reason']}", highlight=False)
+    if doc["rejected"] > 20:
+        stderr.print(f"  … {doc['rejected'] - 20} more (use --json for the list)")
+
+
+@catalog_app.command("import")
+def catalog_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="CSV or CSV.gz (Kaggle or Exportify columns)."
+        ),
+    ],
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=50_000, help="Rows per transaction.")
+    ] = 2000,
+    source: Annotated[
+        str | None, typer.Option(help="Source name stored on each track (default: file name).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import or update tracks with Spotify audio features; bad rows are reported, not fatal."""
+    settings = _settings()
+    with _errors_exit(as_json):
+        doc = _run_import(file, settings, batch_size=batch_size, source=source)
+    _emit(doc, as_json=as_json, human=_print_import)
+
+
+@app.command()
+def init(as_json: JsonFlag = False) -> None:
+    """First run: migrate the database and import the bundled demo catalog if it has no tracks."""
+    from moodtune.catalog import repo
+    from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
+
+    settings = _settings()
+    engine = create_db_engine(settings.database_url)
+    revision = migrate(engine)
+    with make_session_factory(engine)() as session:
+        tracks = repo.track_count(session=session)
+    doc: dict[str, Any] = {"revision": revision, "tracks": tracks, "catalog_import": None}
+    if tracks == 0:
+        with resources.as_file(resources.files("moodtune.data").joinpath(BUNDLED_CATALOG)) as path:
+            doc["catalog_import"] = _run_import(
+                path, settings, batch_size=2000, source="demo-catalog"
+            )
+        doc["tracks"] = doc["catalog_import"]["inserted"]
+    _emit(
+        doc,
+        as_json=as_json,
+        human=lambda d: stderr.print(
+            f"database at revision {d['revision']}, {d['tracks']} tracks"
+            + (" (demo catalog imported)" if d["catalog_import"] else "")
+        ),
+    )
+
+
+@app.command()
+def recommend(
+    emotion: Annotated[
+        str | None,
+        typer.Option(help="One emotion: angry, disgust, fear, happy, sad, surprise, neutral."),
+    ] = None,
+    emotions: Annotated[
+        str | None,
+        typer.Option(help='Probabilities as JSON, e.g. \'{"sad": 0.7, "neutral": 0.3}\'.'),
+    ] = None,
+    strategy: Annotated[
+        Literal["match", "uplift", "calm", "journey"],
+        typer.Option(help="match, uplift, calm or journey."),
+    ] = "match",
+    n: Annotated[int, typer.Option("--n", min=1, max=100, help="Playlist length.")] = 10,
+    genres: Annotated[str | None, typer.Option(help="Up to 3 comma-separated genres.")] = None,
+    popularity: Annotated[
+        Literal["mainstream", "medium", "low", "any"], typer.Option(help="Popularity band.")
+    ] = "any",
+    explicit: Annotated[
+        bool, typer.Option("--explicit/--no-explicit", help="Allow explicit tracks.")
+    ] = True,
+    seed: Annotated[int | None, typer.Option(min=0, help="Same seed, same playlist.")] = None,
+    preset: Annotated[
+        str, typer.Option(help="Feature mapping preset (russell, seed002).")
+    ] = "russell",
+    as_json: JsonFlag = False,
+) -> None:
+    """Recommend a playlist for an emotion (same JSON as POST /api/v1/recommendations)."""
+    from pydantic import ValidationError
+
+    from moodtune.api.schemas import RecommendationOut, RecommendIn
+    from moodtune.catalog.index import load_matrix
+    from moodtune.service import recommend_playlist
+
+    settings = _settings()
+    with _errors_exit(as_json):
+        try:
+            body = RecommendIn(
+                emotion=emotion,
+                emotions=json.loads(emotions) if emotions else None,
+                strategy=strategy,
+                n=n,
+                genres=[g.strip() for g in (genres or "").split(",") if g.strip()],
+                popularity=popularity,
+                explicit=explicit,
+                seed=seed,
+                preset=preset,
+            )
+        except (ValidationError, json.JSONDecodeError) as exc:
+            raise InvalidInput(f"invalid parameters: {_first_error(exc)}") from exc
+        with _session_factory(settings)() as session:
+            result = recommend_playlist(body.params(), matrix=load_matrix(session), session=session)
+            doc = RecommendationOut.from_result(result).model_dump(mode="json")
+    _emit(doc, as_json=as_json, human=_print_playlist)
+
+
+def _first_error(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "parameters"
+        return f"{where}: {err['msg']}"
+    return str(exc)
+
+
+def _print_playlist(doc: dict[str, Any]) -> None:
+    mood, target = doc["mood"], doc["target"]
+    console = Console()
+    console.print(
+        f"mood: {mood['dominant']} (valence {mood['valence']:+.2f}, "
+        f"arousal {mood['arousal']:+.2f}) · strategy: {target['strategy']} · seed {doc['seed']}",
+        highlight=False,
+    )
+    table = Table("#", "track", "score", "why")
+    for t in doc["tracks"]:
+        table.add_row(
+            str(t["position"]),
+            f"{t['title']}\n[dim]{', '.join(t['artists'])}[/dim]",
+            f"{t['score']:.3f}",
+            "\n".join(t["reasons"]),
+        )
+    console.print(table)

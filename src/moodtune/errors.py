@@ -1,0 +1,71 @@
+"""Errors moodtune raises on purpose. ``code`` is stable; HTTP status lives in api/errors.py.
+
+* MoodtuneError "internal"
+  x InvalidInput "invalid_input"
+    x UnsupportedMedia "unsupported_media_type" · TooLarge "too_large" · BadImage "bad_image"
+    x BadCatalogFile "bad_catalog_file"
+  x NoFace "no_face"
+  x NotFound "not_found"
+  x Unavailable "unavailable"
+"""
+
+__all__ = [
+    "BadCatalogFile",
+    "BadImage",
+    "InvalidInput",
+    "MoodtuneError",
+    "NoFace",
+    "NotFound",
+    "TooLarge",
+    "Unavailable",
+    "UnsupportedMedia",
+]
+
+
+class MoodtuneError(Exception):
+    """Base of every error moodtune raises on purpose; ``details`` must be JSON-safe."""
+
+    code = "internal"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(MoodtuneError):
+    """A value the caller sent is wrong; the message names it."""
+
+    code = "invalid_input"
+
+
+class UnsupportedMedia(InvalidInput):
+    code = "unsupported_media_type"
+
+
+class TooLarge(InvalidInput):
+    code = "too_large"
+
+
+class BadImage(InvalidInput):
+    code = "bad_image"
+
+
+class BadCatalogFile(InvalidInput):
+    """A catalog file that cannot be imported at all (not CSV, missing required columns)."""
+
+    code = "bad_catalog_file"
+
+
+class NoFace(MoodtuneError):
+    code = "no_face"
+
+
+class NotFound(MoodtuneError):
+    code = "not_found"
+
+
+class Unavailable(MoodtuneError):
+    """A dependency (database, catalog index) is not ready to serve."""
+
+    code = "unavailable"
