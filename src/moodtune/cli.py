@@ -115,6 +115,22 @@ def db_upgrade(
     )
 
 
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision; 'base' drops every table.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Downgrade the database schema (before reinstalling an older moodtune)."""
+    from moodtune.catalog.db import create_db_engine, downgrade
+
+    current = downgrade(create_db_engine(_settings().database_url), revision)
+    _emit(
+        {"revision": current},
+        as_json=as_json,
+        human=lambda d: stderr.print(f"database at revision {d['revision']}"),
+    )
+
+
 def _run_import(
     path: Path, settings: Settings, *, batch_size: int, source: str | None
 ) -> dict[str, Any]:

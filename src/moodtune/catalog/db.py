@@ -5,11 +5,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["create_db_engine", "make_session_factory", "migrate", "ping", "session_scope"]
+__all__ = ["create_db_engine", "downgrade", "make_session_factory", "migrate", "session_scope"]
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
@@ -47,14 +47,17 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def ping(engine: Engine) -> None:
-    """Raise if the database cannot answer a trivial query."""
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
-
-
 def migrate(engine: Engine, revision: str = "head") -> str:
     """Upgrade the schema to ``revision``; returns the revision now current."""
+    return _alembic(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> str:
+    """Downgrade the schema to ``revision`` (``base`` drops every table)."""
+    return _alembic(engine, "downgrade", revision)
+
+
+def _alembic(engine: Engine, direction: str, revision: str) -> str:
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
@@ -63,6 +66,6 @@ def migrate(engine: Engine, revision: str = "head") -> str:
     config.set_main_option("script_location", "moodtune.catalog:migrations")
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+        getattr(command, direction)(config, revision)
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision() or "base"

@@ -189,6 +189,8 @@ def parse_row(fields: list[str], columns: dict[str, int], source: str) -> repo.T
     raw = {name: fields[i].strip() for name, i in columns.items()}
     if any("\ufffd" in v for v in raw.values()):
         raise _RowInvalid("row is not valid UTF-8")
+    if any("\x00" in v for v in raw.values()):  # PostgreSQL text cannot hold NUL
+        raise _RowInvalid("row contains NUL bytes")
     sid = _spotify_id(raw["spotify_id"])
     title = raw["title"]
     if not title:

@@ -20,7 +20,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
@@ -49,6 +51,21 @@ FEEDBACK_KINDS: tuple[str, ...] = ("play", "like", "dislike", "skip", "complete"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out: SQLite stores no offset and would hand back naive times."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None and value.tzinfo else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -116,9 +133,9 @@ class Track(Base):
 
     audio_key: Mapped[str | None] = mapped_column(Text, doc="Object-store key of the audio file.")
     cover_key: Mapped[str | None] = mapped_column(Text, doc="Object-store key of the cover image.")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
+        UTCDateTime(), default=utcnow, onupdate=utcnow, index=True
     )
 
     genres: Mapped[list[Genre]] = relationship(
@@ -132,7 +149,7 @@ class Listener(Base):
     __tablename__ = "listeners"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class FeedbackEvent(Base):
@@ -150,7 +167,7 @@ class FeedbackEvent(Base):
     track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(10))
     position_ms: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Playlist(Base):
@@ -164,7 +181,7 @@ class Playlist(Base):
     params: Mapped[dict[str, Any]] = mapped_column(
         JSON, default=dict, doc="The request that made it."
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     items: Mapped[list["PlaylistItem"]] = relationship(
         order_by="PlaylistItem.position", cascade="all, delete-orphan", lazy="selectin"

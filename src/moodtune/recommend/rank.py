@@ -68,6 +68,16 @@ def _song_key(artist: str, title: str) -> str:
     return "".join(ch for ch in text if ch.isalnum() or ch == "\x1f")
 
 
+def _known_medians(raw: np.ndarray) -> np.ndarray:
+    """Median of the known values per column; 0 for a column nobody knows (e.g. no tempo yet)."""
+    medians = np.zeros(raw.shape[1], dtype=np.float32)
+    for i in range(raw.shape[1]):
+        known = raw[~np.isnan(raw[:, i]), i]
+        if len(known):
+            medians[i] = np.median(known)
+    return medians
+
+
 @dataclass(frozen=True, eq=False)
 class TrackMatrix:
     """Features and filter columns of every placeable track, row-aligned.
@@ -117,9 +127,7 @@ class TrackMatrix:
             raw[:, _COL[name]] = np.array(column, dtype=np.float64)  # None -> nan
         keep = np.flatnonzero(~np.isnan(raw[:, [_COL[r] for r in _REQUIRED]]).any(axis=1))
         raw = raw[keep]
-        medians = np.nanmedian(raw, axis=0) if len(raw) else np.zeros(len(FEATURES))
-        medians = np.where(np.isnan(medians), 0.0, medians)
-        raw = np.where(np.isnan(raw), medians, raw).astype(np.float32)
+        raw = np.where(np.isnan(raw), _known_medians(raw), raw).astype(np.float32)
         normed = np.stack([_normalise(f, raw[:, i]) for i, f in enumerate(FEATURES)], axis=1)
 
         codes: dict[str, int] = {}

@@ -1,0 +1,124 @@
+import pytest
+from fastapi.testclient import TestClient
+
+from moodtune.recommend import EMOTIONS, FEATURES
+from tests.api.conftest import assert_error
+
+
+def _recommend(client: TestClient, **body: object):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/recommendations", json=body)
+
+
+def test_playlist_has_scored_explained_tracks(client: TestClient) -> None:
+    response = _recommend(client, emotion="sad", n=10, seed=1)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"mood", "target", "seed", "tracks"}
+    assert body["mood"]["dominant"] == "sad" and set(body["mood"]["emotions"]) == set(EMOTIONS)
+    assert body["target"]["strategy"] == "match" and body["seed"] == 1
+    tracks = body["tracks"]
+    assert len(tracks) == 10 and [t["position"] for t in tracks] == list(range(1, 11))
+    for track in tracks:
+        assert {"id", "title", "artists", "genres", "features", "score", "reasons"} <= set(track)
+        assert set(FEATURES) <= set(track["features"])
+        assert 0 <= track["score"] <= 1 and 1 <= len(track["reasons"]) <= 3
+    assert sum(t["features"]["valence"] for t in tracks) / 10 < 0.35
+
+
+def test_same_seed_same_playlist_and_seed_is_returned(client: TestClient) -> None:
+    first = _recommend(client, emotion="happy", seed=7).json()
+    assert [t["id"] for t in first["tracks"]] == [
+        t["id"] for t in _recommend(client, emotion="happy", seed=7).json()["tracks"]
+    ]
+    drawn = _recommend(client, emotion="happy").json()["seed"]
+    assert [t["id"] for t in _recommend(client, emotion="happy", seed=drawn).json()["tracks"]] == [
+        t["id"] for t in _recommend(client, emotion="happy", seed=drawn).json()["tracks"]
+    ]
+
+
+def test_probabilities_are_normalised_and_flagged(client: TestClient) -> None:
+    body = _recommend(client, emotions={"sad": 3, "neutral": 1}, seed=0).json()
+    assert body["mood"]["normalized"] is True
+    assert body["mood"]["emotions"]["sad"] == pytest.approx(0.75)
+
+
+def test_journey_returns_one_path_point_per_track_in_order(client: TestClient) -> None:
+    body = _recommend(client, emotion="sad", strategy="journey", n=8, seed=2).json()
+    assert body["target"]["goal"] == "uplift" and len(body["target"]["path"]) == 8 == len(
+        body["tracks"]
+    )
+    valence = [t["features"]["valence"] for t in body["tracks"]]
+    assert valence[-1] > valence[0] and "step 1 of 8" in body["tracks"][0]["reasons"][0]
+
+
+def test_genre_filter_and_reason(client: TestClient) -> None:
+    body = _recommend(client, emotion="happy", genres=["Jazz"], seed=3).json()
+    assert body["tracks"] and all("jazz" in t["genres"] for t in body["tracks"])
+    assert any("jazz" in r for r in body["tracks"][0]["reasons"])
+
+
+def test_popularity_band_changes_the_playlist(client: TestClient) -> None:
+    def mean_popularity(band: str) -> float:
+        tracks = _recommend(client, emotion="happy", popularity=band, seed=3).json()["tracks"]
+        known = [
+            t["features"]["popularity"] for t in tracks if t["features"]["popularity"] is not None
+        ]
+        return sum(known) / len(known)
+
+    assert mean_popularity("mainstream") > mean_popularity("low") + 20
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"emotion": "bored"}, "emotion"),
+        ({"emotion": "sad", "emotions": {"sad": 1}}, "exactly one"),
+        ({}, "exactly one"),
+        ({"emotions": {"sad": -1}}, "emotions.sad"),
+        ({"emotions": {"grumpy": 1}}, "emotions.grumpy"),
+        ({"emotion": "sad", "n": 0}, "n"),
+        ({"emotion": "sad", "n": 101}, "n"),
+        ({"emotion": "sad", "genres": ["a", "b", "c", "d"]}, "genres"),
+        ({"emotion": "sad", "strategy": "party"}, "strategy"),
+        ({"emotion": "sad", "popularity": "viral"}, "popularity"),
+        ({"emotion": "sad", "preset": "nope"}, "preset"),
+        ({"emotion": "sad", "colour": "blue"}, "colour"),
+    ],
+    ids=[
+        "unknown-emotion",
+        "both",
+        "neither",
+        "negative",
+        "unknown-key",
+        "n-0",
+        "n-101",
+        "4-genres",
+        "strategy",
+        "popularity",
+        "preset",
+        "extra-field",
+    ],
+)
+def test_invalid_requests_get_422_validation_error(
+    client: TestClient, body: dict, field: str
+) -> None:
+    error = assert_error(client.post("/api/v1/recommendations", json=body), 422, "validation_error")
+    assert field in error["message"] and error["details"]["errors"]
+
+
+def test_malformed_json_gets_422(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/recommendations",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert_error(response, 422, "validation_error")
+
+
+def test_unknown_genre_gets_400_with_the_known_ones(client: TestClient) -> None:
+    error = assert_error(_recommend(client, emotion="sad", genres=["polka"]), 400, "invalid_input")
+    assert error["details"]["unknown"] == ["polka"] and "rock" in error["details"]["known"]
+
+
+def test_all_zero_probabilities_get_400(client: TestClient) -> None:
+    assert_error(_recommend(client, emotions={"sad": 0}), 400, "invalid_input")

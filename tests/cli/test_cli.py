@@ -1,0 +1,113 @@
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from moodtune.api import create_app
+from moodtune.cli import app
+from moodtune.config import Settings
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run the CLI against a fresh SQLite database in tmp_path."""
+    env = {
+        "MOODTUNE_DATA_DIR": str(tmp_path),
+        "MOODTUNE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+    }
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args), env=env)
+
+    return invoke
+
+
+def test_upgrade_import_and_recommend_as_json(run, small_catalog: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    upgraded = run("db", "upgrade", "--json")
+    assert upgraded.exit_code == 0 and json.loads(upgraded.stdout) == {"revision": "0001"}
+    imported = run("catalog", "import", str(small_catalog), "--json")
+    assert imported.exit_code == 0
+    summary = json.loads(imported.stdout)
+    assert {k: summary[k] for k in ("inserted", "updated", "rejected")} == {
+        "inserted": 1500,
+        "updated": 0,
+        "rejected": 0,
+    }
+
+    result = run(
+        "recommend", "--emotion", "sad", "--strategy", "uplift", "--n", "5", "--seed", "9", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    cli_doc = json.loads(result.stdout)
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'cli.db'}")
+    with TestClient(create_app(settings)) as client:
+        api_doc = client.post(
+            "/api/v1/recommendations",
+            json={"emotion": "sad", "strategy": "uplift", "n": 5, "seed": 9},
+        ).json()
+    assert cli_doc == api_doc
+
+
+def test_human_output_lists_the_tracks(run, small_catalog: Path) -> None:  # type: ignore[no-untyped-def]
+    run("db", "upgrade")
+    run("catalog", "import", str(small_catalog))
+    result = run(
+        "recommend",
+        "--emotions",
+        '{"angry": 0.6, "neutral": 0.4}',
+        "--strategy",
+        "journey",
+        "--n",
+        "3",
+        "--seed",
+        "1",
+    )
+    assert (
+        result.exit_code == 0
+        and "strategy: journey" in result.stdout
+        and "step 1 of 3" in result.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["recommend", "--emotion", "bored"], "emotion"),
+        (["recommend", "--emotions", "{not json"], "invalid parameters"),
+        (["recommend", "--emotion", "sad", "--genres", "polka"], "unknown genre"),
+    ],
+    ids=["unknown-emotion", "bad-json", "unknown-genre"],
+)
+def test_errors_exit_1_with_the_envelope(run, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    run("db", "upgrade")
+    result = run(*args, "--json")
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)["error"]
+    assert message in error["message"] and error["code"] == "invalid_input"
+
+
+def test_unusable_catalog_file_exits_1(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("db", "upgrade")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("title,artist\nSong,Someone\n")
+    result = run("catalog", "import", str(bad), "--json")
+    assert (
+        result.exit_code == 1 and json.loads(result.stdout)["error"]["code"] == "bad_catalog_file"
+    )
+    assert "no column for spotify_id" in run("catalog", "import", str(bad)).stderr
+
+
+def test_usage_errors_exit_2(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("recommend", "--n", "0").exit_code == 2
+    assert run("no-such-command").exit_code == 2
+
+
+def test_init_imports_the_bundled_catalog_once(run) -> None:  # type: ignore[no-untyped-def]
+    first = json.loads(run("init", "--json").stdout)
+    assert first["revision"] == "0001" and first["tracks"] == 81936
+    assert first["catalog_import"]["rejected"] == 4
+    again = json.loads(run("init", "--json").stdout)
+    assert again["catalog_import"] is None and again["tracks"] == 81936

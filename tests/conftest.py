@@ -1,0 +1,207 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, a real catalog subset, the app."""
+
+import csv
+import glob
+import gzip
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLED_CATALOG = REPO / "src" / "moodtune" / "data" / "spotify_tracks.csv.gz"
+SHARED_DATA = REPO.parent / "shared" / "data"
+_db_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def catalog_rows() -> list[dict[str, str]]:
+    """Every row of the bundled real catalog (81,940 tracks) as CSV dicts."""
+    with gzip.open(BUNDLED_CATALOG, "rt", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="session")
+def small_catalog(
+    tmp_path_factory: pytest.TempPathFactory, catalog_rows: list[dict[str, str]]
+) -> Path:
+    """A 1,500-track slice of the real catalog: every genre-labelled track of 3 genres plus
+    tracks without genre, enough for filters, artist caps and strategies to matter."""
+    picked = [
+        r
+        for r in catalog_rows
+        if r["genres_all"] and set(r["genres_all"].split(";")) & {"rock", "jazz", "ambient"}
+    ]
+    picked = picked[:1200] + [r for r in catalog_rows if not r["genres_all"]][:300]
+    path = tmp_path_factory.mktemp("catalog") / "small.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(catalog_rows[0]))
+        writer.writeheader()
+        writer.writerows(picked)
+    return path
+
+
+# --- PostgreSQL: one throwaway cluster per test session (see shared notes/ci-postgres.md) ---
+
+
+def _postgres_unavailable(reason: str) -> None:
+    if os.environ.get("MOODTUNE_REQUIRE_POSTGRES"):
+        pytest.fail(f"PostgreSQL is required here (MOODTUNE_REQUIRE_POSTGRES) but {reason}")
+    pytest.skip(f"PostgreSQL tests skipped: {reason}; install the postgresql package to run them")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of a fresh PostgreSQL server on a free port, with fsync off, removed afterwards."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+    if not bins:
+        _postgres_unavailable("no server binaries under /usr/lib/postgresql")
+    bindir, base = bins[-1], tempfile.mkdtemp(prefix="moodtune-pg-")
+    user = os.environ.get("PG_TEST_OS_USER", "postgres")
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            _postgres_unavailable(f"running as root and there is no {user!r} user")
+        os.chown(base, entry.pw_uid, entry.pw_gid)
+        prefix = ["runuser", "-u", user, "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = f"{base}/data"
+
+    def run(*args: str) -> None:
+        subprocess.run(
+            prefix + list(args), check=True, cwd=base, stdin=subprocess.DEVNULL, capture_output=True
+        )
+
+    try:
+        run(
+            f"{bindir}/initdb",
+            "-D",
+            data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
+        options = (
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        run(
+            f"{bindir}/pg_ctl",
+            "-D",
+            data,
+            "-l",
+            f"{base}/log",
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(base, ignore_errors=True)
+        _postgres_unavailable(
+            f"the server did not start: {exc.stderr.decode(errors='replace')[-300:]}"
+        )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            prefix + [f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+            cwd=base,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> str:
+    """A migrated database that each test's database is cloned from (CREATE DATABASE … TEMPLATE)."""
+    admin = create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE moodtune_template"))
+    admin.dispose()
+    engine = create_db_engine(f"{postgres_server}/moodtune_template")
+    migrate(engine)
+    engine.dispose()
+    return "moodtune_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with engine.connect() as conn:  # fold the WAL into the file so a plain copy is complete
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+DB_KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def _fresh_database(kind: str, request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
+    """A freshly migrated, empty database of ``kind``, dropped afterwards."""
+    if kind == "sqlite":
+        path = directory / "moodtune.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("postgres_template")
+    name = f"moodtune_test_{next(_db_counter)}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(params=DB_KINDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every test gets its own empty, migrated database of each kind."""
+    with _fresh_database(request.param, request, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=DB_KINDS)
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One empty, migrated database of each kind shared by a test module."""
+    with _fresh_database(request.param, request, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture
+def session_factory(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = create_db_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()

@@ -1,0 +1,21 @@
+import pytest
+
+from moodtune.recommend import FEATURES, TrackMatrix
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text else None
+
+
+@pytest.fixture(scope="session")
+def real_matrix(catalog_rows: list[dict[str, str]]) -> TrackMatrix:
+    """The ranking matrix of the whole bundled catalog, built straight from the CSV (no DB)."""
+    return TrackMatrix.build(
+        ids=list(range(len(catalog_rows))),
+        features={f: [_number(r[f]) for r in catalog_rows] for f in FEATURES},
+        popularity=[_number(r["popularity"]) for r in catalog_rows],
+        explicit=[None] * len(catalog_rows),
+        artists=[r["artists"].split(", ") for r in catalog_rows],
+        titles=[r["track_name"] for r in catalog_rows],
+        genres=[[g for g in r["genres_all"].split(";") if g] for r in catalog_rows],
+    )

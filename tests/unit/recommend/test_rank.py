@@ -1,0 +1,194 @@
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from moodtune.errors import InvalidInput
+from moodtune.recommend import EMOTIONS, RankQuery, TrackMatrix, plan_mood, rank
+
+
+def _query(emotion: object, strategy: str = "match", n: int = 10, **kwargs: object) -> RankQuery:
+    plan = plan_mood(emotion, strategy=strategy, n=n)  # type: ignore[arg-type]
+    return RankQuery(
+        targets=plan.targets, intents=plan.intents, n=n, journey=strategy == "journey", **kwargs
+    )  # type: ignore[arg-type]
+
+
+def _column(matrix: TrackMatrix, tracks: list, name: str) -> np.ndarray:
+    from moodtune.recommend.rank import FEATURES
+
+    return matrix.values[[t.row for t in tracks], FEATURES.index(name)]
+
+
+def _mean(
+    matrix: TrackMatrix, emotion: str, strategy: str, feature: str, seeds: range = range(5)
+) -> float:
+    return float(
+        np.mean(
+            [
+                _column(matrix, rank(matrix, _query(emotion, strategy, seed=s)), feature).mean()
+                for s in seeds
+            ]
+        )
+    )
+
+
+def test_sad_match_has_lower_valence_than_happy_match(real_matrix: TrackMatrix) -> None:
+    assert (
+        _mean(real_matrix, "sad", "match", "valence")
+        < _mean(real_matrix, "happy", "match", "valence") - 0.4
+    )
+
+
+def test_uplift_from_sad_has_higher_valence_than_match_from_sad(real_matrix: TrackMatrix) -> None:
+    assert (
+        _mean(real_matrix, "sad", "uplift", "valence")
+        > _mean(real_matrix, "sad", "match", "valence") + 0.3
+    )
+
+
+def test_calm_has_lower_energy_than_match_for_angry(real_matrix: TrackMatrix) -> None:
+    assert (
+        _mean(real_matrix, "angry", "calm", "energy")
+        < _mean(real_matrix, "angry", "match", "energy") - 0.2
+    )
+
+
+def test_journey_moves_from_the_current_mood_to_the_goal(real_matrix: TrackMatrix) -> None:
+    tracks = rank(real_matrix, _query("sad", "journey", n=10, seed=4))
+    valence = _column(real_matrix, tracks, "valence")
+    assert len(tracks) == 10
+    assert np.corrcoef(np.arange(10), valence)[0, 1] > 0.9
+    assert valence[:3].mean() < 0.35 < 0.6 < valence[-3:].mean()
+
+
+def test_angry_journey_calms_energy_down(real_matrix: TrackMatrix) -> None:
+    energy = _column(
+        real_matrix, rank(real_matrix, _query("angry", "journey", n=10, seed=1)), "energy"
+    )
+    assert np.corrcoef(np.arange(10), energy)[0, 1] < -0.8
+
+
+def test_same_seed_gives_the_same_playlist(real_matrix: TrackMatrix) -> None:
+    first = [t.id for t in rank(real_matrix, _query("neutral", seed=42))]
+    assert first == [t.id for t in rank(real_matrix, _query("neutral", seed=42))]
+
+
+def test_other_seeds_vary_the_playlist(real_matrix: TrackMatrix) -> None:
+    playlists = {
+        tuple(t.id for t in rank(real_matrix, _query("neutral", seed=s))) for s in range(5)
+    }
+    assert len(playlists) > 1
+
+
+def test_mainstream_band_picks_more_popular_tracks_than_low(real_matrix: TrackMatrix) -> None:
+    def popularity(band: str) -> float:
+        tracks = rank(real_matrix, _query("happy", popularity=band, seed=0))
+        return float(np.nanmean(real_matrix.popularity[[t.row for t in tracks]]))
+
+    assert popularity("mainstream") > 70 > 40 > popularity("low")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    weights=st.lists(st.floats(0, 1), min_size=7, max_size=7).filter(lambda w: sum(w) > 0.01),
+    strategy=st.sampled_from(["match", "uplift", "calm", "journey"]),
+    genres=st.lists(
+        st.sampled_from(["rock", "jazz", "pop", "ambient", "classical", "metal"]),
+        max_size=3,
+        unique=True,
+    ),
+    n=st.integers(1, 30),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_filters_and_diversity_always_hold(
+    real_matrix: TrackMatrix,
+    weights: list[float],
+    strategy: str,
+    genres: list[str],
+    n: int,
+    seed: int,
+) -> None:
+    tracks = rank(
+        real_matrix,
+        _query(dict(zip(EMOTIONS, weights, strict=True)), strategy, n=n, genres=genres, seed=seed),
+    )
+    rows = [t.row for t in tracks]
+    assert len(tracks) == n  # every genre mix here has enough tracks
+    assert len(set(rows)) == len(rows)
+    assert len({int(real_matrix.song_codes[r]) for r in rows}) == len(rows)
+    per_artist: dict[int, int] = {}
+    for row in rows:
+        for artist in real_matrix.artists_of(row):
+            per_artist[int(artist)] = per_artist.get(int(artist), 0) + 1
+    assert max(per_artist.values()) <= 2
+    if genres:
+        allowed = set(np.concatenate([real_matrix.genres[g] for g in genres]).tolist())
+        assert set(rows) <= allowed
+    for track in tracks:
+        assert 0.0 <= track.score <= 1.0
+        assert 1 <= len(track.reasons) <= 3 and all(isinstance(r, str) and r for r in track.reasons)
+    if strategy != "journey":
+        assert [t.score for t in tracks] == sorted((t.score for t in tracks), reverse=True)
+
+
+def _toy(**overrides: object) -> TrackMatrix:
+    columns: dict[str, object] = {
+        "ids": [1, 2, 3, 4, 5],
+        "features": {"valence": [0.1, 0.1, 0.2, 0.9, None], "energy": [0.3, 0.3, 0.4, 0.8, 0.5]},
+        "popularity": [10, 20, None, 90, 50],
+        "explicit": [True, False, None, False, False],
+        "artists": [["A"], ["A"], ["B", "A"], ["C"], ["D"]],
+        "titles": ["Rain", "Rain", "Cloud", "Sun", "Nothing"],
+        "genres": [["rock"], ["rock"], ["jazz"], [], ["rock"]],
+    }
+    columns.update(overrides)
+    return TrackMatrix.build(**columns)  # type: ignore[arg-type]
+
+
+def test_tracks_without_valence_are_left_out_of_the_matrix() -> None:
+    assert 5 not in _toy().ids.tolist()
+
+
+def test_the_same_song_under_two_ids_is_chosen_once() -> None:
+    ids = [t.id for t in rank(_toy(), _query("sad", n=4, seed=0))]
+    assert not {1, 2} <= set(ids)
+
+
+def test_explicit_tracks_can_be_excluded() -> None:
+    ids = [t.id for t in rank(_toy(), _query("sad", n=4, seed=0, allow_explicit=False))]
+    assert 1 not in ids and ids
+
+
+def test_artist_cap_counts_every_credited_artist() -> None:
+    toy = _toy(titles=["Rain", "Drizzle", "Cloud", "Sun", "Nothing"])
+    ids = [t.id for t in rank(toy, _query("sad", n=4, seed=0, max_per_artist=1))]
+    assert len({1, 2, 3} & set(ids)) == 1  # all three credit artist A
+
+
+def test_fewer_tracks_than_asked_returns_what_fits() -> None:
+    assert len(rank(_toy(), _query("sad", n=10, genres=["jazz"], seed=0))) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"genres": ["polka"]}, "unknown genre"),
+        ({"genres": ["rock", "jazz", "pop", "metal"]}, "at most 3"),
+        ({"n": 0}, "n must be"),
+    ],
+    ids=["unknown-genre", "four-genres", "zero-length"],
+)
+def test_bad_queries_are_rejected(kwargs: dict[str, object], match: str) -> None:
+    n = kwargs.pop("n", 3)
+    plan = plan_mood("sad", n=1)
+    query = RankQuery(targets=plan.targets, intents=plan.intents, n=n, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match=match):
+        rank(_toy(), query)
+
+
+def test_build_rejects_misaligned_columns() -> None:
+    with pytest.raises(InvalidInput, match="titles has 1 rows"):
+        _toy(titles=["only one"])
