@@ -22,7 +22,6 @@ from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_CATALOG = REPO / "src" / "moodtune" / "data" / "spotify_tracks.csv.gz"
-SHARED_DATA = REPO.parent / "shared" / "data"
 _db_counter = itertools.count()
 
 

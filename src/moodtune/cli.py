@@ -70,32 +70,48 @@ def _session_factory(settings: Settings) -> Any:
     return make_session_factory(create_db_engine(settings.database_url))
 
 
+class _JsonLogFormatter(logging.Formatter):
+    """One JSON object per log line, for log shippers (``serve --json``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (each holds its own index).")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Log JSON lines on stderr.")] = False,
 ) -> None:
-    """Serve the web app and the REST API (OpenAPI docs at /docs)."""
+    """Serve the web app and the REST API (OpenAPI docs at /docs).
+
+    For more throughput run several instances behind a load balancer (each keeps its own
+    in-memory index and follows catalog changes in the shared database).
+    """
     import uvicorn
 
-    settings = _settings()
-    stderr.print(f"moodtune on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    if workers > 1:
-        uvicorn.run(
-            "moodtune.api.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=settings.log_level.lower(),
-        )
-    else:
-        from moodtune.api import create_app
+    from moodtune.api import create_app
 
-        uvicorn.run(
-            create_app(settings), host=host, port=port, log_level=settings.log_level.lower()
-        )
+    settings = _settings()
+    if as_json:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(_JsonLogFormatter())
+    stderr.print(f"moodtune on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn logs through the root handler configured above
+    )
 
 
 @db_app.command("upgrade")

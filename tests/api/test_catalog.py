@@ -64,3 +64,41 @@ def test_metrics_count_requests_per_route_and_recommendations(client: TestClient
 def test_unknown_route_and_wrong_method_use_the_envelope(client: TestClient) -> None:
     assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
     assert_error(client.delete("/api/v1/genres"), 405, "method_not_allowed")
+
+
+def test_server_picks_up_an_import_made_by_another_process(
+    client: TestClient, catalog_db: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from moodtune.catalog.db import create_db_engine, make_session_factory
+    from moodtune.catalog.importers import import_catalog
+
+    header = "track_id,track_name,artists,valence,energy,tempo,mode,track_genre\n"
+    rows = "".join(f"{i:022d},Swamp {i},Band {i},0.8,0.7,120,1,zydeco\n" for i in range(3))
+    path = tmp_path / "more.csv"
+    path.write_text(header + rows)
+    assert_error(
+        client.post("/api/v1/recommendations", json={"emotion": "happy", "genres": ["zydeco"]}),
+        400,
+        "invalid_input",
+    )
+    engine = create_db_engine(catalog_db)
+    import_catalog(
+        path, session_factory=make_session_factory(engine)
+    )  # as `moodtune catalog import` would
+    engine.dispose()
+    deadline = time.monotonic() + 30
+    while True:  # the index rebuilds in the background after its next version check
+        response = client.post(
+            "/api/v1/recommendations", json={"emotion": "happy", "genres": ["zydeco"], "n": 3}
+        )
+        if response.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert response.status_code == 200
+    assert sorted(t["title"] for t in response.json()["tracks"]) == [
+        "Swamp 0",
+        "Swamp 1",
+        "Swamp 2",
+    ]

@@ -10,7 +10,7 @@ import gzip
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -118,7 +118,7 @@ class ImportReport:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "without_features": self.without_features,
-            "errors": [e.__dict__ for e in self.errors],
+            "errors": [asdict(e) for e in self.errors],
             "errors_truncated": self.rejected > len(self.errors),
         }
 

@@ -23,7 +23,6 @@ __all__ = [
     "EmotionInput",
     "FeatureTargets",
     "Goal",
-    "MoodPoint",
     "Strategy",
     "emotion_probs",
     "feature_targets",
@@ -41,24 +40,6 @@ EmotionInput = str | Mapping[str, float]
 
 #: Tolerance within which probabilities count as already summing to 1.
 _SUM_TOLERANCE = 1e-3
-
-
-@dataclass(frozen=True)
-class MoodPoint:
-    """A listener's mood: class probabilities and where they put the listener on the circumplex."""
-
-    probs: np.ndarray
-    valence: float
-    arousal: float
-    normalized: bool
-
-    @property
-    def dominant(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probs))]
-
-    @property
-    def point(self) -> np.ndarray:
-        return np.array([self.valence, self.arousal], dtype=np.float32)
 
 
 @dataclass(frozen=True)
