@@ -14,11 +14,13 @@ import argparse
 import csv
 import gzip
 import json
+import os
 import platform
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,14 +29,11 @@ from typing import Any
 import httpx2 as httpx
 import numpy as np
 import pandas as pd
-import uvicorn
 from sqlalchemy import insert
 
-from moodtune.api import create_app
 from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
 from moodtune.catalog.importers import import_catalog
 from moodtune.catalog.models import Genre, Track, track_genres
-from moodtune.config import Settings
 from moodtune.recommend import FEATURES, POPULARITY_TARGETS, RankQuery, TrackMatrix, plan_mood, rank
 
 REPO = Path(__file__).resolve().parents[1]
@@ -191,26 +190,42 @@ def summary(ms: list[float]) -> dict[str, float]:
     }
 
 
-def serve(database_url: str, data_dir: Path) -> tuple[uvicorn.Server, threading.Thread, str]:
+def serve(database_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``moodtune serve`` in its own process, as deployed, so the load client shares no GIL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(Settings(database_url=database_url, data_dir=data_dir, log_level="WARNING"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 600
-    while not server.started:
-        if not thread.is_alive() or time.time() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MOODTUNE_DATABASE_URL": database_url, "MOODTUNE_DATA_DIR": str(data_dir),
+           "MOODTUNE_LOG_LEVEL": "WARNING"}  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from moodtune.cli import app; app()",
+        "serve",
+        "--port",
+        str(port),
+    ]
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 900
+    while True:
+        try:
+            if httpx.get(f"{url}/api/v1/readyz", timeout=5).status_code == 200:
+                return server, url
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.time() > deadline:
+            server.kill()
+            raise RuntimeError("moodtune serve did not become ready")
+        time.sleep(0.25)
 
 
 def http_latency(
     database_url: str, data_dir: Path, bodies: list[dict[str, Any]]
 ) -> dict[str, float]:
-    server, thread, url = serve(database_url, data_dir)
+    server, url = serve(database_url, data_dir)
     try:
         with httpx.Client(base_url=url, timeout=30) as client:
             for body in bodies[:20]:  # warm-up: connection, first queries
@@ -221,8 +236,8 @@ def http_latency(
 
             return summary(timed(call, bodies))
     finally:
-        server.should_exit = True
-        thread.join(30)
+        server.terminate()
+        server.wait(30)
 
 
 def bulk_load(database_url: str, rows: list[dict[str, str]]) -> None:
@@ -330,7 +345,7 @@ def main() -> None:
             "benchmark": "recommend_latency",
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": {
-                "cpus": __import__("os").cpu_count(),
+                "cpus": os.cpu_count(),
                 "python": platform.python_version(),
                 "platform": platform.platform(),
             },
@@ -340,8 +355,12 @@ def main() -> None:
             "catalog_import_s": round(import_s, 1),
             "catalog_import_rows_per_s": round(report.rows / import_s),
             "real_82k": run_size("real", rows, bodies, workdir, db_url=real_db),
-            "resampled_1m": run_size(
-                "million", resample(rows, args.million_tracks), bodies, workdir, db_url=None
+            "resampled_1m": (
+                run_size(
+                    "million", resample(rows, args.million_tracks), bodies, workdir, db_url=None
+                )
+                if args.million_tracks
+                else None
             ),
             "targets": {"in_process_p99_ms_82k": 10, "http_p99_ms_82k": 30},
         }

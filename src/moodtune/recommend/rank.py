@@ -206,22 +206,27 @@ def rank(matrix: TrackMatrix, query: RankQuery) -> list[RankedTrack]:
         ``p = 0.25`` when a popularity band is chosen, else 0; features are normalised to 0..1.
     """
     _check_query(matrix, query)
-    scores = _scores(matrix, query)  # (n_targets, n_rows)
+    rows = _eligible_rows(matrix, query)
+    scores = _scores(matrix, query, rows)  # (n_targets, n_eligible)
     rng = np.random.default_rng(query.seed)
+    diversity = _Diversity(matrix, query.max_per_artist, rows)
     if query.journey:
-        picks = _pick_journey(matrix, query, scores, rng)
+        picks = _pick_journey(query, scores, diversity, rng)
     else:
-        picks = _pick_static(matrix, query, scores[0], rng)
+        picks = _pick_static(query, scores[0], diversity, rng)
         picks.sort(key=lambda p: -scores[0, p[0]])
-    return [
-        RankedTrack(
-            row=row,
-            id=int(matrix.ids[row]),
-            score=round(float(scores[step, row]), 4),
-            reasons=_reasons(matrix, query, row, step),
+    ranked = []
+    for pos, step in picks:
+        row = diversity.row(pos)
+        ranked.append(
+            RankedTrack(
+                row=row,
+                id=int(matrix.ids[row]),
+                score=round(float(scores[step, pos]), 4),
+                reasons=_reasons(matrix, query, row, step),
+            )
         )
-        for row, step in picks
-    ]
+    return ranked
 
 
 def _check_query(matrix: TrackMatrix, query: RankQuery) -> None:
@@ -258,30 +263,37 @@ def _target_arrays(targets: Sequence[FeatureTargets]) -> tuple[np.ndarray, np.nd
     return values, weights
 
 
-def _scores(matrix: TrackMatrix, query: RankQuery) -> np.ndarray:
-    """Scores in 0..1 for every (target, row); filtered rows get -inf.
+def _scores(matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> np.ndarray:
+    """Scores in 0..1 for every (target, eligible row), shape (n_targets, n_eligible).
 
     Uses |x - t|²_w = x²·w - 2 x·(w t) + t²·w, so a journey of n targets costs one
-    (rows × F) @ (F × n) product instead of n passes over the matrix.
+    (n × F) @ (F × rows) product; the rest runs in place on that one array.
     """
     targets, weights = _target_arrays(query.targets)
-    x = matrix.features
-    dist2 = (x * x) @ weights
-    dist2 = dist2[None, :] - 2.0 * (targets * weights) @ x.T + ((targets**2) @ weights)[:, None]
-    np.maximum(dist2, 0.0, out=dist2)  # rounding can dip just below 0
-    scores = 1.0 - np.sqrt(dist2 / max(float(weights.sum()), 1e-9))
+    x = matrix.features if rows is None else matrix.features[rows]
+    scores = (-2.0 * targets * weights) @ x.T  # (n_targets, rows), C-contiguous
+    scores += (x * x) @ weights
+    scores += ((targets**2) @ weights)[:, None]
+    np.maximum(scores, 0.0, out=scores)  # rounding can dip just below 0
+    scores *= np.float32(1.0 / max(float(weights.sum()), 1e-9))
+    np.sqrt(scores, out=scores)
+    np.subtract(np.float32(1.0), scores, out=scores)
     if query.popularity != "any":
         target_pop = POPULARITY_TARGETS[query.popularity]
-        similarity = 1.0 - np.abs(matrix.popularity - target_pop) / 100.0
+        popularity = matrix.popularity if rows is None else matrix.popularity[rows]
+        similarity = 1.0 - np.abs(popularity - target_pop) / 100.0
         similarity = np.where(np.isnan(similarity), _UNKNOWN_POPULARITY_SIMILARITY, similarity)
-        scores = (1.0 - _POPULARITY_WEIGHT) * scores + _POPULARITY_WEIGHT * similarity[None, :]
-    mask = _filter_mask(matrix, query)
-    if mask is not None:
-        scores[:, ~mask] = -np.inf
+        scores *= np.float32(1.0 - _POPULARITY_WEIGHT)
+        scores += np.float32(_POPULARITY_WEIGHT) * similarity.astype(np.float32)
     return scores
 
 
-def _filter_mask(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
+def _eligible_rows(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
+    """Rows passing the hard filters, or None when nothing is filtered (saves a copy).
+
+    Filtered rows are dropped rather than scored -inf: a partial sort over thousands of equal
+    values degenerates (4 ms instead of 0.2 ms per call at 82k rows).
+    """
     if not query.genres and query.allow_explicit:
         return None
     mask = np.ones(len(matrix), dtype=bool)
@@ -291,27 +303,34 @@ def _filter_mask(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
             mask[matrix.genres[genre]] = True
     if not query.allow_explicit:
         mask &= ~matrix.explicit
-    return mask
+    return np.flatnonzero(mask)
 
 
 class _Diversity:
-    """Tracks the artist cap and the no-duplicate-song rule while a playlist is filled."""
+    """The artist cap and the no-duplicate-song rule while a playlist is filled.
 
-    def __init__(self, matrix: TrackMatrix, max_per_artist: int) -> None:
+    Pickers see positions in the eligible rows; ``row`` maps them back to matrix rows.
+    """
+
+    def __init__(self, matrix: TrackMatrix, max_per_artist: int, rows: np.ndarray | None) -> None:
         self.matrix = matrix
         self.max_per_artist = max_per_artist
+        self.rows = rows
         self.per_artist: dict[int, int] = {}
         self.songs: set[int] = set()
 
-    def admits(self, row: int) -> bool:
+    def row(self, pos: int) -> int:
+        return pos if self.rows is None else int(self.rows[pos])
+
+    def admits(self, pos: int) -> bool:
+        row = self.row(pos)
         if int(self.matrix.song_codes[row]) in self.songs:
             return False
-        return all(
-            self.per_artist.get(int(a), 0) < self.max_per_artist
-            for a in self.matrix.artists_of(row)
-        )
+        counts = self.per_artist
+        return all(counts.get(int(a), 0) < self.max_per_artist for a in self.matrix.artists_of(row))
 
-    def add(self, row: int) -> None:
+    def add(self, pos: int) -> None:
+        row = self.row(pos)
         self.songs.add(int(self.matrix.song_codes[row]))
         for a in self.matrix.artists_of(row):
             self.per_artist[int(a)] = self.per_artist.get(int(a), 0) + 1
@@ -320,57 +339,52 @@ class _Diversity:
 def _noisy_order(
     scores: np.ndarray, rng: np.random.Generator, temperature: float, pool: int
 ) -> np.ndarray:
-    """Eligible rows best first by ``score + temperature * Gumbel``, within the top ``pool``."""
-    finite = np.isfinite(scores)
-    eligible = int(finite.sum())
-    pool = min(pool, eligible)
+    """Positions best first by ``score + temperature * Gumbel``, within the top ``pool``."""
+    pool = min(pool, len(scores))
     if pool == 0:
         return np.empty(0, dtype=np.int64)
-    if pool < len(scores):
-        top = np.argpartition(-np.where(finite, scores, -np.inf), pool - 1)[:pool]
-    else:
-        top = np.flatnonzero(finite)
+    split = len(scores) - pool
+    top = np.argpartition(scores, split)[split:] if split > 0 else np.arange(len(scores))
     keys = scores[top] + temperature * rng.gumbel(size=len(top)).astype(np.float32)
     return top[np.argsort(-keys, kind="stable")]
 
 
 def _pick_static(
-    matrix: TrackMatrix, query: RankQuery, scores: np.ndarray, rng: np.random.Generator
+    query: RankQuery, scores: np.ndarray, diversity: _Diversity, rng: np.random.Generator
 ) -> list[tuple[int, int]]:
     pool = max(64, 8 * query.n)
-    eligible = int(np.isfinite(scores).sum())
     while True:
         order = _noisy_order(scores, rng, query.temperature, pool)
-        diversity = _Diversity(matrix, query.max_per_artist)
+        trial = _Diversity(diversity.matrix, diversity.max_per_artist, diversity.rows)
         picks: list[tuple[int, int]] = []
-        for row in order.tolist():
-            if diversity.admits(row):
-                diversity.add(row)
-                picks.append((row, 0))
+        for pos in order.tolist():
+            if trial.admits(pos):
+                trial.add(pos)
+                picks.append((pos, 0))
                 if len(picks) == query.n:
                     return picks
-        if pool >= eligible:
+        if pool >= len(scores):
             return picks
         pool *= 4  # the cap rejected too many: widen the pool and draw again
 
 
 def _pick_journey(
-    matrix: TrackMatrix, query: RankQuery, scores: np.ndarray, rng: np.random.Generator
+    query: RankQuery, scores: np.ndarray, diversity: _Diversity, rng: np.random.Generator
 ) -> list[tuple[int, int]]:
     """Greedy along the path: each position takes its best admissible track not yet used."""
-    diversity = _Diversity(matrix, query.max_per_artist)
     picks: list[tuple[int, int]] = []
-    pool = max(64, 8 * query.n)
     for step in range(len(query.targets)):
-        order = _noisy_order(scores[step], rng, query.temperature, pool)
-        row = next((r for r in order.tolist() if diversity.admits(r)), None)
-        if row is None:  # pool exhausted by earlier steps: look at every eligible row
-            order = _noisy_order(scores[step], rng, query.temperature, len(matrix))
-            row = next((r for r in order.tolist() if diversity.admits(r)), None)
-        if row is None:
+        pos, pool = None, max(64, 8 * query.n)
+        while pos is None:
+            order = _noisy_order(scores[step], rng, query.temperature, pool)
+            pos = next((p for p in order.tolist() if diversity.admits(p)), None)
+            if pool >= scores.shape[1]:
+                break
+            pool *= 4  # earlier picks and the artist cap used up this pool: widen it
+        if pos is None:
             break
-        diversity.add(row)
-        picks.append((row, step))
+        diversity.add(pos)
+        picks.append((pos, step))
     return picks
 
 
