@@ -32,24 +32,23 @@ import pandas as pd
 from sqlalchemy import insert
 
 from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
-from moodtune.catalog.importers import import_catalog
+from moodtune.catalog.importers import UNIT_FEATURES, import_catalog
 from moodtune.catalog.models import Genre, Track, track_genres
-from moodtune.recommend import FEATURES, POPULARITY_TARGETS, RankQuery, TrackMatrix, plan_mood, rank
+from moodtune.recommend import (
+    EMOTIONS,
+    FEATURES,
+    POPULARITY_TARGETS,
+    STRATEGIES,
+    RankQuery,
+    TrackMatrix,
+    plan_mood,
+    rank,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "src" / "moodtune" / "data" / "spotify_tracks.csv.gz"
 RESULTS = REPO / "bench" / "results" / "recommend_latency.json"
-EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-STRATEGIES = ["match", "uplift", "calm", "journey"]
-UNIT = [
-    "valence",
-    "energy",
-    "danceability",
-    "acousticness",
-    "instrumentalness",
-    "speechiness",
-    "liveness",
-]
+UNIT = UNIT_FEATURES
 
 
 def load_rows() -> list[dict[str, str]]:

@@ -316,6 +316,9 @@ class _Diversity:
         self.matrix = matrix
         self.max_per_artist = max_per_artist
         self.rows = rows
+        self.reset()
+
+    def reset(self) -> None:
         self.per_artist: dict[int, int] = {}
         self.songs: set[int] = set()
 
@@ -355,11 +358,11 @@ def _pick_static(
     pool = max(64, 8 * query.n)
     while True:
         order = _noisy_order(scores, rng, query.temperature, pool)
-        trial = _Diversity(diversity.matrix, diversity.max_per_artist, diversity.rows)
+        diversity.reset()
         picks: list[tuple[int, int]] = []
         for pos in order.tolist():
-            if trial.admits(pos):
-                trial.add(pos)
+            if diversity.admits(pos):
+                diversity.add(pos)
                 picks.append((pos, 0))
                 if len(picks) == query.n:
                     return picks
