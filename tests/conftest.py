@@ -76,7 +76,12 @@ def postgres_server() -> Iterator[str]:
         except KeyError:
             _postgres_unavailable(f"running as root and there is no {user!r} user")
         os.chown(base, entry.pw_uid, entry.pw_gid)
-        prefix = ["runuser", "-u", user, "--"]
+        # runuser lives in /usr/sbin, which a minimal PATH (cron, env -i) leaves out
+        candidates = (shutil.which("runuser"), "/usr/sbin/runuser", "/sbin/runuser")
+        runuser = next((p for p in candidates if p and os.path.exists(p)), None)
+        if runuser is None:
+            _postgres_unavailable("running as root and runuser is not installed")
+        prefix = [runuser, "-u", user, "--"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -122,6 +127,9 @@ def postgres_server() -> Iterator[str]:
         _postgres_unavailable(
             f"the server did not start: {exc.stderr.decode(errors='replace')[-300:]}"
         )
+    except OSError as exc:
+        shutil.rmtree(base, ignore_errors=True)
+        _postgres_unavailable(f"the server could not be started: {exc}")
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
     finally:
