@@ -118,7 +118,9 @@ class RecommendIn(BaseModel):
 
     def params(self) -> PlaylistParams:
         return PlaylistParams(
-            emotions=self.emotion if self.emotion is not None else dict(self.emotions or {}),
+            emotions=self.emotion
+            if self.emotion is not None
+            else {str(k): v for k, v in (self.emotions or {}).items()},
             strategy=self.strategy,
             n=self.n,
             genres=tuple(self.genres),

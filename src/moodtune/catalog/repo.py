@@ -124,7 +124,7 @@ def upsert_tracks(
             for r in new_rows
         ]
         result = session.execute(insert(Track).returning(Track.id, Track.spotify_id), payload)
-        ids.update({sid: tid for tid, sid in result.all()})
+        ids.update({sid: tid for tid, sid in result.all() if sid is not None})
         counts.inserted = len(new_rows)
 
     changes: list[dict[str, Any]] = []

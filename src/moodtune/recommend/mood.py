@@ -141,7 +141,7 @@ def mood_point(probs: np.ndarray, *, face_areas: np.ndarray | None = None) -> np
             raise InvalidInput(f"face_areas must be {len(probs)} positive numbers, got {areas}")
         weights = areas / areas.sum()
     point = weights @ (probs @ _circumplex())
-    return np.clip(point, -1.0, 1.0).astype(np.float32)
+    return np.asarray(np.clip(point, -1.0, 1.0), dtype=np.float32)
 
 
 def resolve_goal(point: np.ndarray, goal: Goal = "auto") -> Literal["uplift", "calm"]:
@@ -197,7 +197,7 @@ def journey_points(start: np.ndarray, end: np.ndarray, *, n_steps: int) -> np.nd
         else np.zeros((1, 1))
     )
     start = np.asarray(start, dtype=np.float32)
-    return (start + t * (np.asarray(end, dtype=np.float32) - start)).astype(np.float32)
+    return np.asarray(start + t * (np.asarray(end, dtype=np.float32) - start), dtype=np.float32)
 
 
 def feature_targets(point: np.ndarray, *, preset: str = "russell") -> FeatureTargets:

@@ -59,7 +59,7 @@ def _normalise(name: str, values: np.ndarray) -> np.ndarray:
     if name not in _RANGES:
         return values
     low, high = _RANGES[name]
-    return np.clip((values - low) / (high - low), 0.0, 1.0)
+    return np.asarray(np.clip((values - low) / (high - low), 0.0, 1.0), dtype=np.float32)
 
 
 def _song_key(artist: str, title: str) -> str:
@@ -123,8 +123,8 @@ class TrackMatrix:
         if unknown:
             raise InvalidInput(f"unknown feature column(s): {unknown}", known=list(FEATURES))
         raw = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
-        for name, column in features.items():
-            raw[:, _COL[name]] = np.array(column, dtype=np.float64)  # None -> nan
+        for name, values in features.items():
+            raw[:, _COL[name]] = np.array(values, dtype=np.float64)  # None -> nan
         keep = np.flatnonzero(~np.isnan(raw[:, [_COL[r] for r in _REQUIRED]]).any(axis=1))
         raw = raw[keep]
         raw = np.where(np.isnan(raw), _known_medians(raw), raw).astype(np.float32)
@@ -259,7 +259,7 @@ def _target_arrays(targets: Sequence[FeatureTargets]) -> tuple[np.ndarray, np.nd
     values = np.zeros((len(targets), len(FEATURES)), dtype=np.float32)
     for i, target in enumerate(targets):
         for name, value in target.values.items():
-            values[i, _COL[name]] = _normalise(name, np.float32(value))
+            values[i, _COL[name]] = _normalise(name, np.asarray(value, dtype=np.float32))
     return values, weights
 
 
@@ -285,7 +285,7 @@ def _scores(matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> n
         similarity = np.where(np.isnan(similarity), _UNKNOWN_POPULARITY_SIMILARITY, similarity)
         scores *= np.float32(1.0 - _POPULARITY_WEIGHT)
         scores += np.float32(_POPULARITY_WEIGHT) * similarity.astype(np.float32)
-    return scores
+    return np.asarray(scores, dtype=np.float32)
 
 
 def _eligible_rows(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
