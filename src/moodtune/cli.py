@@ -22,8 +22,12 @@ __all__ = ["app"]
 app = typer.Typer(help="moodtune: music recommendations from how you feel.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Track catalogs.", no_args_is_help=True)
+emotion_app = typer.Typer(help="Emotions from photos.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate models.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(emotion_app, name="emotion")
+app.add_typer(eval_app, name="eval")
 
 stderr = Console(stderr=True)
 BUNDLED_CATALOG = "spotify_tracks.csv.gz"
@@ -319,3 +323,85 @@ def _print_playlist(doc: dict[str, Any]) -> None:
             "\n".join(t["reasons"]),
         )
     console.print(table)
+
+
+@emotion_app.command("detect")
+def emotion_detect(
+    image: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JPEG, PNG, WebP or HEIC photo.")
+    ],
+    detector: Annotated[str, typer.Option(help="yunet or haar.")] = "yunet",
+    as_json: JsonFlag = False,
+) -> None:
+    """Find the faces in IMAGE and show each face's emotion probabilities."""
+    from moodtune.vision.pipeline import EmotionPipeline
+
+    settings = _settings()
+    with _errors_exit(as_json):
+        pipeline = EmotionPipeline.default(
+            detector=detector,
+            max_bytes=settings.max_upload_bytes,
+            max_pixels=settings.max_image_pixels,
+        )
+        doc = pipeline.analyse(image.read_bytes()).as_dict()
+    _emit(doc, as_json=as_json, human=_print_faces)
+
+
+def _print_faces(doc: dict[str, Any]) -> None:
+    console = Console()
+    console.print(f"{len(doc['faces'])} face(s) in a {doc['width']}x{doc['height']} photo")
+    for face in doc["faces"]:
+        top = sorted(face["emotions"].items(), key=lambda kv: -kv[1])[:3]
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in top)
+        console.print(
+            f"  box {face['box']}: [bold]{face['dominant']}[/bold] ({shares})", highlight=False
+        )
+
+
+@eval_app.command("emotion")
+def eval_emotion(
+    npz: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="FER2013-style .npz.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="Split of the .npz: train, val or test.")] = "test",
+    folder: Annotated[
+        Path | None, typer.Option(exists=True, file_okay=False, help="DIR/<label>/*.jpg photos.")
+    ] = None,
+    detector: Annotated[
+        str, typer.Option(help="Face detector for --folder: yunet or haar.")
+    ] = "yunet",
+    as_json: JsonFlag = False,
+) -> None:
+    """Accuracy, macro-F1, per-class metrics and confusion of the emotion model.
+
+    ``--npz`` classifies the 48x48 crops of one split; ``--folder`` runs photos end to end
+    (detection + crop + classification) and counts photos where no face was found.
+    """
+    from moodtune.vision import evaluation_runs
+
+    _settings()
+    with _errors_exit(as_json):
+        if (npz is None) == (folder is None):
+            raise InvalidInput("give exactly one of --npz or --folder")
+        if npz is not None:
+            doc = evaluation_runs.evaluate_npz(npz, split=split)
+        else:
+            assert folder is not None
+            doc = evaluation_runs.evaluate_folder(folder, detector=detector)
+    _emit(doc, as_json=as_json, human=_print_report)
+
+
+def _print_report(doc: dict[str, Any]) -> None:
+    console = Console()
+    head = f"accuracy {doc['accuracy']:.2%} · macro-F1 {doc['macro_f1']:.3f} · n {doc['n']}"
+    if "no_face" in doc:
+        head += f" · detected {doc['detected']} · no face {doc['no_face']}"
+    console.print(head)
+    table = Table("class", "precision", "recall", "F1", "support")
+    for name, m in doc["per_class"].items():
+        table.add_row(
+            name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"])
+        )
+    console.print(table)
+    for view in doc.get("views", {}).values():
+        console.print(f"{'/'.join(view['classes'])}: {view['accuracy']:.2%} (n {view['n']})")

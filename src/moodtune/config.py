@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
+    face_detector: Literal["yunet", "haar"] = Field(
+        default="yunet", description="YuNet (default) or the OpenCV Haar cascade."
+    )
     catalog_refresh_s: float = Field(
         default=10.0,
         ge=0,

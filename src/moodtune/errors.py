@@ -7,12 +7,14 @@
   x NoFace "no_face"
   x NotFound "not_found"
   x Unavailable "unavailable"
+  x ModelError "model_error"
 """
 
 __all__ = [
     "BadCatalogFile",
     "BadImage",
     "InvalidInput",
+    "ModelError",
     "MoodtuneError",
     "NoFace",
     "NotFound",
@@ -69,3 +71,9 @@ class Unavailable(MoodtuneError):
     """A dependency (database, catalog index) is not ready to serve."""
 
     code = "unavailable"
+
+
+class ModelError(MoodtuneError):
+    """A shipped model is missing, unreadable or fails its checksum: a broken install."""
+
+    code = "model_error"

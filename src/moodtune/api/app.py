@@ -11,15 +11,29 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from moodtune import __version__
 from moodtune.api.errors import install_error_handlers
 from moodtune.api.metrics import Metrics, MetricsMiddleware
-from moodtune.api.routers import health, listeners, recommendations, tracks
+from moodtune.api.routers import emotions, health, listeners, recommendations, tracks
 from moodtune.catalog.db import create_db_engine, make_session_factory
 from moodtune.catalog.index import CatalogIndex
 from moodtune.config import Settings
+from moodtune.vision.pipeline import EmotionPipeline
 
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+
+
+def _load_vision(settings: Settings) -> EmotionPipeline | Exception:
+    """The photo pipeline, or the error that stopped it (photo routes then answer model_error)."""
+    try:
+        return EmotionPipeline.default(
+            detector=settings.face_detector,
+            max_bytes=settings.max_upload_bytes,
+            max_pixels=settings.max_image_pixels,
+        )
+    except Exception as exc:  # a broken model install must not take the catalog API down
+        log.exception("could not load the emotion pipeline")
+        return exc
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             index.load()
         except Exception:  # keep serving: /readyz reports 503 until the DB is migrated/filled
             log.exception("could not load the catalog index; run `moodtune db upgrade`")
+        app.state.vision = _load_vision(settings)
         yield
         engine.dispose()
 
@@ -53,7 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
     install_error_handlers(app)
-    for router in (health.router, tracks.router, recommendations.router, listeners.router):
+    routers = (
+        health.router,
+        tracks.router,
+        recommendations.router,
+        emotions.router,
+        listeners.router,
+    )
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/metrics", include_in_schema=False)

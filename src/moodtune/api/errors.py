@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from moodtune.errors import (
     BadImage,
     InvalidInput,
+    ModelError,
     MoodtuneError,
     NoFace,
     NotFound,
@@ -33,6 +34,7 @@ STATUS: dict[type[MoodtuneError], int] = {
     NoFace: 422,
     NotFound: 404,
     Unavailable: 503,
+    ModelError: 500,
 }
 _HTTP_CODES = {
     404: "not_found",

@@ -288,3 +288,22 @@ class ReadyOut(BaseModel):
     status: Literal["ready"]
     database: Literal["ok"]
     catalog: dict[str, int]
+
+
+class FaceOut(BaseModel):
+    box: list[int] = Field(description="[x, y, width, height] in pixels of the upright photo.")
+    score: float = Field(description="Detector confidence, 0..1.")
+    emotions: dict[str, float] = Field(
+        description="Calibrated probabilities of the 7 FER2013 classes."
+    )
+    dominant: str
+
+
+class PhotoEmotionsOut(BaseModel):
+    faces: list[FaceOut] = Field(description="Largest face first.")
+    width: int
+    height: int
+
+
+class MoodPlaylistOut(RecommendationOut):
+    photo: PhotoEmotionsOut

@@ -53,7 +53,8 @@ def _downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     from PIL import Image
 
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR)), scale
+    resized = Image.fromarray(image).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(resized), scale
 
 
 def _clip_box(
@@ -72,28 +73,45 @@ def _finish(faces: list[Face], min_size: int) -> list[Face]:
 class YuNetDetector:
     """libfacedetection's YuNet CNN via ``yuface`` (BSD; weights compiled into the wheel).
 
+    Detection runs coarse to fine: first with the longer side at ``coarse_side`` (YuNet's cost
+    grows with pixels: 12 ms at 320 px against 50 ms at 640 px on one core), and at ``max_side``
+    only when the coarse pass finds nothing. Faces smaller than about a twentieth of the photo's
+    longer side can therefore be missed when a larger face is present.
+
     Parameters
     ----------
     min_confidence : float
         Faces scoring below this (0..1) are dropped.
     min_size : int
         Faces whose shorter box side is below this many pixels (original image) are dropped.
-    max_side : int
-        Images are shrunk to this longer side first: YuNet warns above 960 px and runs slower.
+    max_side, coarse_side : int
+        Longer side of the fine and coarse passes; YuNet warns above 960 px.
     """
 
     def __init__(
-        self, *, min_confidence: float = 0.6, min_size: int = 24, max_side: int = 960
+        self,
+        *,
+        min_confidence: float = 0.6,
+        min_size: int = 24,
+        max_side: int = 640,
+        coarse_side: int = 320,
     ) -> None:
         self.min_confidence = min_confidence
         self.min_size = min_size
         self.max_side = max_side
+        self.coarse_side = coarse_side
 
     def detect(self, image: np.ndarray) -> list[Face]:
+        _check_image(image)
+        faces = self._detect_at(image, self.coarse_side)
+        if not faces and max(image.shape[:2]) > self.coarse_side:
+            faces = self._detect_at(image, self.max_side)
+        return faces
+
+    def _detect_at(self, image: np.ndarray, side: int) -> list[Face]:
         import yuface
 
-        _check_image(image)
-        small, scale = _downscale(image, self.max_side)
+        small, scale = _downscale(image, side)
         bgr = np.ascontiguousarray(small[:, :, ::-1])
         rows = np.asarray(yuface.c_detect(bgr), dtype=np.float32).reshape(-1, 16)
         height, width = image.shape[:2]

@@ -34,11 +34,23 @@ def test_boxes_lie_inside_the_image_and_scores_in_range(detector, face_photos) -
 
 
 def test_large_photos_are_shrunk_and_boxes_mapped_back(detector, face_photos) -> None:  # type: ignore[no-untyped-def]
-    _, det = detector
-    big = Image.fromarray(face_photos[0][1]).resize((1536, 1536), Image.Resampling.BICUBIC)
-    shrunk = np.asarray(big.resize((960, 960), Image.Resampling.BILINEAR))  # what detect does
-    expected = np.array(det.detect(shrunk)[0].box) * 1.6
-    np.testing.assert_allclose(det.detect(np.asarray(big))[0].box, expected, atol=2)
+    from moodtune.vision.faces import _downscale
+
+    name, det = detector
+    big = np.asarray(
+        Image.fromarray(face_photos[0][1]).resize((1536, 1536), Image.Resampling.BICUBIC)
+    )
+    side = {"yunet": 320, "haar": 960}[name]  # the size each detector works at for this photo
+    shrunk, scale = _downscale(big, side)
+    expected = np.array(det.detect(shrunk)[0].box) / scale
+    np.testing.assert_allclose(det.detect(big)[0].box, expected, atol=2)
+
+
+def test_yunet_falls_back_to_the_fine_pass_for_small_faces(face_photos) -> None:  # type: ignore[no-untyped-def]
+    small_face = np.full((1200, 1600, 3), 255, np.uint8)
+    small_face[600:664, 800:864] = np.asarray(Image.fromarray(face_photos[0][1]).resize((64, 64)))
+    assert make_detector("yunet", coarse_side=320).detect(small_face)
+    assert not make_detector("yunet", coarse_side=320, max_side=320).detect(small_face)
 
 
 def test_several_faces_are_all_found_largest_first(detector, face_photos) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,102 @@
+"""Photos in, emotions (and playlists) out. Photos are processed in memory and never stored."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from moodtune.api.deps import IndexDep, SessionDep, SettingsDep
+from moodtune.api.schemas import (
+    ErrorOut,
+    MoodPlaylistOut,
+    PhotoEmotionsOut,
+    RecommendationOut,
+    RecommendIn,
+)
+from moodtune.api.uploads import read_photo_form
+from moodtune.errors import ModelError
+from moodtune.service import recommend_playlist
+from moodtune.vision.pipeline import EmotionPipeline, PhotoEmotions
+
+router = APIRouter(tags=["emotions"])
+
+_PHOTO_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {
+                        "image": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "JPEG, PNG, WebP or HEIC",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+_PHOTO_ERRORS: dict[int | str, dict[str, Any]] = {
+    c: {"model": ErrorOut} for c in (400, 413, 415, 422, 500)
+}
+
+
+def _pipeline(request: Request) -> EmotionPipeline:
+    pipeline = request.app.state.vision
+    if isinstance(pipeline, Exception):
+        raise ModelError(f"the emotion model is not available: {pipeline}")
+    return pipeline  # type: ignore[no-any-return]
+
+
+async def _analyse(request: Request, max_bytes: int) -> tuple[PhotoEmotions, dict[str, str]]:
+    data, fields = await read_photo_form(request, max_bytes=max_bytes)
+    photo = await run_in_threadpool(_pipeline(request).analyse, data)
+    return photo, fields
+
+
+@router.post(
+    "/emotions", response_model=PhotoEmotionsOut, responses=_PHOTO_ERRORS, openapi_extra=_PHOTO_BODY
+)
+async def detect_emotions(request: Request, settings: SettingsDep) -> PhotoEmotionsOut:
+    """Find every face in the photo (field ``image``) with its 7 emotion probabilities.
+
+    Errors: 415 not an image, 413 too large, 400 undecodable, 422 no face.
+    """
+    photo, _ = await _analyse(request, settings.max_upload_bytes)
+    return PhotoEmotionsOut.model_validate(photo.as_dict())
+
+
+@router.post(
+    "/mood-playlist",
+    response_model=MoodPlaylistOut,
+    responses=_PHOTO_ERRORS,
+    openapi_extra=_PHOTO_BODY,
+)
+async def mood_playlist(
+    request: Request, settings: SettingsDep, session: SessionDep, index: IndexDep
+) -> MoodPlaylistOut:
+    """Emotions and a playlist in one call: the photo (field ``image``) plus the parameters of
+    ``POST /recommendations`` as form fields (``genres`` comma-separated). The mood point blends
+    all faces, larger faces weighing more."""
+    photo, fields = await _analyse(request, settings.max_upload_bytes)
+    params = {k: v for k, v in fields.items() if k not in ("emotion", "emotions")}
+    if "genres" in params:
+        params["genres"] = [g.strip() for g in params["genres"].split(",") if g.strip()]  # type: ignore[assignment]
+    try:
+        body = RecommendIn.model_validate({**params, "emotions": photo.blended()})
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+    result = await run_in_threadpool(
+        recommend_playlist, body.params(), matrix=index.current(), session=session
+    )
+    request.app.state.metrics.recommendations.labels(body.strategy).inc()
+    playlist = RecommendationOut.from_result(result)
+    return MoodPlaylistOut(
+        photo=PhotoEmotionsOut.model_validate(photo.as_dict()), **playlist.model_dump()
+    )

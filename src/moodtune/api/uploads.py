@@ -1,0 +1,70 @@
+"""Multipart photo uploads parsed entirely in memory, with the size limit enforced while reading.
+
+Starlette spools uploaded files over 1 MB to a temporary file on disk; photos must never touch
+disk, so file parts stay in memory (bounded by the upload limit checked on the stream).
+"""
+
+from collections.abc import AsyncGenerator
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from moodtune.errors import InvalidInput, TooLarge, UnsupportedMedia
+
+__all__ = ["read_photo_form"]
+
+_FORM_OVERHEAD_BYTES = 64 * 1024  # boundaries, part headers and the small parameter fields
+
+
+class _InMemoryMultiPartParser(MultiPartParser):
+    spool_max_size = 2**62  # never roll over to disk; the stream limit bounds memory instead
+
+
+async def _limited(stream: AsyncGenerator[bytes, None], limit: int) -> AsyncGenerator[bytes, None]:
+    total = 0
+    async for chunk in stream:
+        total += len(chunk)
+        if total > limit:
+            raise TooLarge(f"the upload is larger than {limit} bytes", limit_bytes=limit)
+        yield chunk
+
+
+async def read_photo_form(request: Request, *, max_bytes: int) -> tuple[bytes, dict[str, str]]:
+    """The ``image`` file's bytes and the other (text) fields of a multipart form."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise UnsupportedMedia(
+            "send the photo as multipart/form-data in a field named 'image'",
+            content_type=content_type,
+        )
+    limit = max_bytes + _FORM_OVERHEAD_BYTES
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(
+            f"the upload is {declared} bytes; the limit is {max_bytes}", limit_bytes=max_bytes
+        )
+    parser = _InMemoryMultiPartParser(
+        request.headers,
+        _limited(request.stream(), limit),
+        max_files=1,
+        max_fields=20,
+        max_part_size=_FORM_OVERHEAD_BYTES,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise InvalidInput(f"malformed multipart body: {exc.message}") from exc
+    try:
+        image = form.get("image")
+        if not isinstance(image, UploadFile):
+            message = "Field required: a photo file named 'image'"
+            raise RequestValidationError(
+                [{"loc": ("body", "image"), "msg": message, "type": "missing"}]
+            )
+        data = await image.read()
+        fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    finally:
+        await form.close()  # every part, also files sent under other names
+    return data, fields

@@ -1,0 +1,127 @@
+"""Photo bytes -> faces with calibrated emotion probabilities, all in memory."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from moodtune.errors import NoFace
+from moodtune.vision.emotion import CropSpec, EmotionClassifier, OnnxEmotionClassifier, crop_face
+from moodtune.vision.faces import Face, FaceDetector, make_detector
+from moodtune.vision.images import DecodedPhoto, decode_photo
+
+__all__ = ["ANALYSIS_SIDE", "EmotionPipeline", "FaceEmotions", "PhotoEmotions"]
+
+#: Longer side photos are analysed at: YuNet's cost grows with pixels, and a face filling a
+#: tenth of a 640 px frame still gives the classifier more than its 48 px.
+ANALYSIS_SIDE = 640
+
+
+@dataclass(frozen=True)
+class FaceEmotions:
+    face: Face
+    probs: np.ndarray  # (7,) in the classifier's class order
+
+    def as_dict(self, classes: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "box": list(self.face.box),
+            "score": round(self.face.score, 4),
+            "emotions": {c: round(float(p), 4) for c, p in zip(classes, self.probs, strict=True)},
+            "dominant": classes[int(np.argmax(self.probs))],
+        }
+
+
+@dataclass(frozen=True)
+class PhotoEmotions:
+    """Every face found in one photo, largest first."""
+
+    width: int
+    height: int
+    faces: list[FaceEmotions]
+    classes: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The DESIGN.md shape: ``{"faces": [{box, score, emotions, dominant}], width, height}``."""
+        return {
+            "faces": [f.as_dict(self.classes) for f in self.faces],
+            "width": self.width,
+            "height": self.height,
+        }
+
+    def blended(self) -> dict[str, float]:
+        """One probability per class for the whole photo: faces weighted by box area.
+
+        The mood point is linear in the probabilities, so this gives the same point as
+        weighting each face's point by its area (larger, usually nearer, faces count more).
+        """
+        areas = np.array([max(f.face.area, 1) for f in self.faces], dtype=np.float64)
+        probs = (areas[:, None] * np.stack([f.probs for f in self.faces])).sum(axis=0) / areas.sum()
+        return {c: float(p) for c, p in zip(self.classes, probs, strict=True)}
+
+
+class EmotionPipeline:
+    """Decode -> detect -> crop -> classify. Build once (models load at construction)."""
+
+    def __init__(
+        self,
+        detector: FaceDetector,
+        classifier: EmotionClassifier,
+        *,
+        max_bytes: int = 10 * 1024 * 1024,
+        max_pixels: int = 40_000_000,
+        crop_size: int = 48,
+    ) -> None:
+        self.detector = detector
+        self.classifier = classifier
+        self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+        self.crop_size = crop_size
+
+    @classmethod
+    def default(cls, *, detector: str = "yunet", **limits: int) -> "EmotionPipeline":
+        classifier = OnnxEmotionClassifier.from_path()
+        return cls(make_detector(detector), classifier, crop_size=classifier.image_size, **limits)
+
+    def analyse(self, data: bytes) -> PhotoEmotions:
+        """Raises TooLarge, UnsupportedMedia, BadImage for bad files and NoFace without faces.
+
+        Works on the photo reduced to ``ANALYSIS_SIDE`` (faces there stay far above the 48 px
+        the classifier sees); boxes are reported in the uploaded photo's coordinates.
+        """
+        photo = decode_photo(
+            data, max_bytes=self.max_bytes, max_pixels=self.max_pixels, max_side=ANALYSIS_SIDE
+        )
+        result = self.analyse_pixels(photo.pixels)
+        if photo.scale == 1.0:
+            return result
+        faces = [FaceEmotions(face=_scaled(f.face, photo), probs=f.probs) for f in result.faces]
+        return PhotoEmotions(
+            width=photo.width, height=photo.height, faces=faces, classes=result.classes
+        )
+
+    def analyse_pixels(self, pixels: np.ndarray) -> PhotoEmotions:
+        faces = self.detector.detect(pixels)
+        if not faces:
+            raise NoFace(
+                "No face found in the image. Face the camera, with more light, and try again.",
+                width=int(pixels.shape[1]),
+                height=int(pixels.shape[0]),
+            )
+        spec = getattr(self.classifier, "crop", CropSpec())  # per-model calibration when it has one
+        crops = np.stack([crop_face(pixels, f.box, spec=spec, size=self.crop_size) for f in faces])
+        probs = self.classifier.predict_proba(crops)
+        return PhotoEmotions(
+            width=int(pixels.shape[1]),
+            height=int(pixels.shape[0]),
+            faces=[FaceEmotions(face=f, probs=p) for f, p in zip(faces, probs, strict=True)],
+            classes=tuple(self.classifier.classes),
+        )
+
+
+def _scaled(face: Face, photo: DecodedPhoto) -> Face:
+    """A face found on reduced pixels, in the uploaded photo's coordinates."""
+    x, y, w, h = (round(v * photo.scale) for v in face.box)
+    x, y = min(x, photo.width - 1), min(y, photo.height - 1)
+    box = (x, y, min(w, photo.width - x), min(h, photo.height - y))
+    landmarks = None if face.landmarks is None else face.landmarks * np.float32(photo.scale)
+    return Face(box=box, score=face.score, landmarks=landmarks)

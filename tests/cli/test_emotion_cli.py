@@ -1,0 +1,64 @@
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from moodtune.cli import app
+from moodtune.recommend import EMOTIONS
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+DESIGN_KEYS = {"accuracy", "macro_f1", "per_class", "confusion", "n"}
+
+
+def _run(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, list(args))
+
+
+def test_detect_prints_the_design_json() -> None:
+    result = _run("emotion", "detect", str(FIXTURES / "astronaut.jpg"), "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"faces", "width", "height"} and len(doc["faces"]) == 1
+    assert set(doc["faces"][0]["emotions"]) == set(EMOTIONS)
+
+
+def test_detect_human_output_and_no_face_exit() -> None:
+    assert "1 face(s)" in _run("emotion", "detect", str(FIXTURES / "astronaut.jpg")).stdout
+    result = _run("emotion", "detect", str(FIXTURES / "coffee.jpg"), "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["error"]["code"] == "no_face"
+
+
+def test_eval_needs_exactly_one_source() -> None:
+    result = _run("eval", "emotion", "--json")
+    assert result.exit_code == 1 and "exactly one" in json.loads(result.stdout)["error"]["message"]
+
+
+def test_eval_on_the_fer2013_test_split() -> None:
+    npz = SHARED / "fer2013.npz"
+    if not npz.exists():
+        pytest.skip(f"FER2013 not available at {npz}")
+    doc = json.loads(_run("eval", "emotion", "--npz", str(npz), "--split", "test", "--json").stdout)
+    assert DESIGN_KEYS <= set(doc) and doc["n"] == 3589
+    assert doc["accuracy"] >= 0.60  # the shipped model's measured test accuracy is in its card
+    assert set(doc["views"]) == {
+        "seed000_happy_sad_neutral_angry",
+        "seed004_happy_sad_surprise_neutral",
+    }
+
+
+def test_eval_on_a_folder_of_real_photos(tmp_path: Path) -> None:
+    tar = SHARED / "faces_tw_dev.tar"
+    if not tar.exists():
+        pytest.skip(f"real face photos not available at {tar}")
+    with tarfile.open(tar) as archive:
+        archive.extractall(tmp_path, filter="data")
+    folder = tmp_path / "faces_tw_dev"
+    (folder / "labels.csv").unlink()
+    no_face = folder / "neutral" / "zz_coffee.jpg"
+    no_face.write_bytes((FIXTURES / "coffee.jpg").read_bytes())
+    doc = json.loads(_run("eval", "emotion", "--folder", str(folder), "--json").stdout)
+    assert DESIGN_KEYS <= set(doc) and doc["detected"] == 333 and doc["no_face"] == 1
+    assert doc["accuracy"] >= 0.40
