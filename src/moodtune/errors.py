@@ -3,6 +3,7 @@
 * MoodtuneError "internal"
   x InvalidInput "invalid_input"
     x UnsupportedMedia "unsupported_media_type" · TooLarge "too_large" · BadImage "bad_image"
+    x BadAudio "bad_audio"
     x BadCatalogFile "bad_catalog_file"
   x NoFace "no_face"
   x NotFound "not_found"
@@ -11,6 +12,7 @@
 """
 
 __all__ = [
+    "BadAudio",
     "BadCatalogFile",
     "BadImage",
     "InvalidInput",
@@ -51,6 +53,12 @@ class TooLarge(InvalidInput):
 
 class BadImage(InvalidInput):
     code = "bad_image"
+
+
+class BadAudio(InvalidInput):
+    """An audio file that cannot be decoded: empty, damaged, truncated or not audio at all."""
+
+    code = "bad_audio"
 
 
 class BadCatalogFile(InvalidInput):
