@@ -1,2 +1,3 @@
-"""Pure audio code: decoding to mono at the analysis rate (``decode``) and log-mel spectrograms
-(``mel``); the CNN embedding and DSP features come next. No web or database imports here."""
+"""Pure audio code: decoding to mono at the analysis rate (``decode``), log-mel spectrograms
+(``mel``) and DSP estimates of tempo, key/mode and loudness (``features``); the CNN embedding
+comes next. No web or database imports here."""
