@@ -56,10 +56,6 @@ class Settings(BaseSettings):
             raise ValueError("MOODTUNE_COOKIE_SECURE must be true when MOODTUNE_ENV=production")
         return self
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 def normalise_database_url(url: str, *, data_dir: Path) -> str:
     """Fill the SQLite default and pick the psycopg 3 driver for bare PostgreSQL URLs."""
