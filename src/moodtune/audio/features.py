@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from moodtune.audio.decode import ANALYSIS_RATE
-from moodtune.audio.mel import HOP_LENGTH, N_FFT, log_mel
+from moodtune.audio.mel import HOP_LENGTH, N_FFT, log_mel, power_spectrogram
 from moodtune.errors import InvalidInput
 
 __all__ = ["DspFeatures", "estimate_key", "estimate_loudness", "estimate_tempo", "analyse"]
@@ -82,9 +82,7 @@ def _chroma(y: np.ndarray, sr: int) -> np.ndarray:
     Averaging per semitone before folding makes every note count once, however many FFT bins
     cover it (few in the bass, many in the treble).
     """
-    padded = np.pad(y, _CHROMA_FFT // 2)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, _CHROMA_FFT)[::_CHROMA_HOP]
-    power = (np.abs(np.fft.rfft(frames * np.hanning(_CHROMA_FFT), axis=1)) ** 2).sum(axis=0)
+    power = power_spectrogram(y, n_fft=_CHROMA_FFT, hop_length=_CHROMA_HOP).sum(axis=0)
     freqs = np.fft.rfftfreq(_CHROMA_FFT, 1.0 / sr)
     usable = (freqs >= _CHROMA_FMIN) & (freqs <= _CHROMA_FMAX)
     midi = np.round(12 * np.log2(freqs[usable] / 440.0) + 69).astype(int)

@@ -10,7 +10,16 @@ import numpy as np
 from moodtune.audio.decode import ANALYSIS_RATE
 from moodtune.errors import InvalidInput
 
-__all__ = ["HOP_LENGTH", "N_FFT", "N_MELS", "hz_to_mel", "log_mel", "mel_filterbank", "mel_to_hz"]
+__all__ = [
+    "HOP_LENGTH",
+    "N_FFT",
+    "N_MELS",
+    "hz_to_mel",
+    "log_mel",
+    "mel_filterbank",
+    "mel_to_hz",
+    "power_spectrogram",
+]
 
 #: 128 bands as seed 003; a 2048-sample window (93 ms at 22.05 kHz) resolves 10.8 Hz bins, enough
 #: for bass notes; a 512-sample hop (23 ms, 43 frames/s) follows onsets and beats.
@@ -74,6 +83,28 @@ def mel_filterbank(
     return np.asarray(weights, dtype=np.float32)
 
 
+def power_spectrogram(
+    y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH
+) -> np.ndarray:
+    """|STFT|² with a centred, periodic Hann window.
+
+    Returns
+    -------
+    power : np.ndarray [shape=(1 + len(y) // hop_length, 1 + n_fft // 2)], float32
+        One row per frame; frame ``t`` is centred on sample ``t * hop_length`` (the signal is
+        reflect-padded by ``n_fft // 2``, zero-padded when shorter than that).
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise InvalidInput(f"y must be mono (1-D), got shape={y.shape}")
+    if len(y) == 0:
+        raise InvalidInput("y is empty")
+    padded = np.pad(y, n_fft // 2, mode="reflect" if len(y) > n_fft // 2 else "constant")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+    return np.asarray(np.abs(np.fft.rfft(frames * window, axis=1)) ** 2, dtype=np.float32)
+
+
 def log_mel(
     y: np.ndarray,
     *,
@@ -95,16 +126,8 @@ def log_mel(
         ``10 * log10(mel @ |STFT(y)|²)`` with a centred Hann window, floored at -100 dB. Absolute
         (not relative to the loudest frame), so loudness survives into the features.
     """
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 1:
-        raise InvalidInput(f"y must be mono (1-D), got shape={y.shape}")
-    if len(y) == 0:
-        raise InvalidInput("y is empty")
-    padded = np.pad(y, n_fft // 2, mode="reflect" if len(y) > n_fft // 2 else "constant")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
-    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
-    mel = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels) @ power.T.astype(np.float32)
+    power = power_spectrogram(y, n_fft=n_fft, hop_length=hop_length)
+    mel = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels) @ power.T
     return np.asarray(
         np.maximum(10.0 * np.log10(np.maximum(mel, 1e-10)), FLOOR_DB), dtype=np.float32
     )

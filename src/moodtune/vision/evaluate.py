@@ -7,7 +7,7 @@ import numpy as np
 
 from moodtune.errors import InvalidInput
 
-__all__ = ["SEED_VIEWS", "classification_report", "restricted_view"]
+__all__ = ["SEED_VIEWS", "classification_report", "probability_report", "restricted_view"]
 
 #: The seeds' 4-class comparisons: seed 000 and seed 004.
 SEED_VIEWS: dict[str, tuple[str, ...]] = {
@@ -66,3 +66,25 @@ def restricted_view(
         "accuracy": round(float((predicted == y_true[mask]).mean()), 4),
         "n": int(mask.sum()),
     }
+
+
+def probability_report(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    classes: Sequence[str],
+    *,
+    ferplus: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """:func:`classification_report` of the argmax, the seeds' 4-class views and, given
+    FERPlus majority labels (-1/-2 and labels >= 7 are skipped), the accuracy against them."""
+    report = classification_report(y_true, probs.argmax(axis=1), classes)
+    report["views"] = {
+        name: restricted_view(y_true, probs, classes, keep) for name, keep in SEED_VIEWS.items()
+    }
+    if ferplus is not None:
+        known = (ferplus >= 0) & (ferplus < len(classes))
+        report["ferplus_majority_accuracy"] = round(
+            float((probs.argmax(axis=1)[known] == ferplus[known]).mean()), 4
+        )
+        report["ferplus_n"] = int(known.sum())
+    return report

@@ -8,7 +8,7 @@ import numpy as np
 
 from moodtune.errors import InvalidInput, NoFace
 from moodtune.vision.emotion import OnnxEmotionClassifier
-from moodtune.vision.evaluate import SEED_VIEWS, classification_report, restricted_view
+from moodtune.vision.evaluate import classification_report, probability_report
 from moodtune.vision.pipeline import EmotionPipeline
 
 __all__ = ["evaluate_folder", "evaluate_npz"]
@@ -27,26 +27,15 @@ def evaluate_npz(path: Path, *, split: str = "test", batch: int = 512) -> dict[s
     probs = np.concatenate(
         [classifier.predict_proba(images[i : i + batch]) for i in range(0, len(images), batch)]
     )
-    report = classification_report(labels, probs.argmax(axis=1), classifier.classes)
-    report["views"] = {
-        name: restricted_view(labels, probs, classifier.classes, keep)
-        for name, keep in SEED_VIEWS.items()
-    }
-    if "ferplus_label" in data:
-        ferplus = data["ferplus_label"][mask]
-        known = (ferplus >= 0) & (ferplus < len(classifier.classes))
-        report["ferplus_majority_accuracy"] = round(
-            float((probs.argmax(1)[known] == ferplus[known]).mean()), 4
-        )
-        report["ferplus_n"] = int(known.sum())
-    return report
+    ferplus = data["ferplus_label"][mask] if "ferplus_label" in data else None
+    return probability_report(labels, probs, classifier.classes, ferplus=ferplus)
 
 
 def evaluate_folder(folder: Path, *, detector: str = "yunet") -> dict[str, Any]:
     """Photos in ``folder/<label>/`` end to end; the largest face's dominant emotion counts."""
     pipeline = EmotionPipeline.default(detector=detector)
     classes = tuple(pipeline.classifier.classes)
-    y_true, y_pred, probs, no_face = [], [], [], 0
+    y_true, probs, no_face = [], [], 0
     for label_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         if label_dir.name not in classes:
             raise InvalidInput(
@@ -60,20 +49,15 @@ def evaluate_folder(folder: Path, *, detector: str = "yunet") -> dict[str, Any]:
                 continue
             face = result.faces[0]
             y_true.append(classes.index(label_dir.name))
-            y_pred.append(int(np.argmax(face.probs)))
             probs.append(face.probs)
     if not y_true and not no_face:
         raise InvalidInput(f"no photos found under {folder}/<label>/")
-    report = classification_report(np.array(y_true, np.int64), np.array(y_pred, np.int64), classes)
     if probs:
-        stacked, truth = np.stack(probs), np.array(y_true)
-        report["views"] = {
-            name: restricted_view(truth, stacked, classes, keep)
-            for name, keep in SEED_VIEWS.items()
-        }
+        report = probability_report(np.array(y_true, np.int64), np.stack(probs), classes)
+    else:
+        report = classification_report(np.zeros(0, np.int64), np.zeros(0, np.int64), classes)
     report["detected"] = len(y_true)
     report["no_face"] = no_face
-    report["accuracy_counting_no_face_as_wrong"] = round(
-        sum(np.array(y_true) == np.array(y_pred)) / (len(y_true) + no_face), 4
-    )
+    correct = sum(int(np.argmax(p)) == t for p, t in zip(probs, y_true, strict=True))
+    report["accuracy_counting_no_face_as_wrong"] = round(correct / (len(y_true) + no_face), 4)
     return report
