@@ -39,14 +39,13 @@ def _load_vision(settings: Settings) -> EmotionPipeline | Exception:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the engine and the catalog index are made in its lifespan."""
     settings = settings or Settings()
-    state: dict[str, CatalogIndex] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings.database_url)
         app.state.session_factory = make_session_factory(engine)
         index = CatalogIndex(app.state.session_factory, refresh_s=settings.catalog_refresh_s)
-        app.state.index = state["index"] = index
+        app.state.index = index
         try:
             index.load()
         except Exception:  # keep serving: /readyz reports 503 until the DB is migrated/filled
@@ -64,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         license_info={"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
     )
     app.state.settings = settings
-    metrics = Metrics(catalog_size=lambda: state["index"].tracks_in_db if "index" in state else 0)
+    metrics = Metrics(
+        catalog_size=lambda: getattr(getattr(app.state, "index", None), "tracks_in_db", 0)
+    )
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
     install_error_handlers(app)

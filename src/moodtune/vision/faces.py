@@ -30,6 +30,12 @@ class Face:
     def area(self) -> int:
         return self.box[2] * self.box[3]
 
+    def rescaled(self, factor: float, *, width: int, height: int) -> "Face":
+        """This face in pixels ``factor`` times larger, its box clipped to width x height."""
+        x, y, w, h = (v * factor for v in self.box)
+        landmarks = None if self.landmarks is None else self.landmarks * np.float32(factor)
+        return Face(box=_clip_box(x, y, w, h, width, height), score=self.score, landmarks=landmarks)
+
 
 class FaceDetector(Protocol):
     def detect(self, image: np.ndarray) -> list[Face]:

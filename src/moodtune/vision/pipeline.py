@@ -8,7 +8,7 @@ import numpy as np
 from moodtune.errors import NoFace
 from moodtune.vision.emotion import CropSpec, EmotionClassifier, OnnxEmotionClassifier, crop_face
 from moodtune.vision.faces import Face, FaceDetector, make_detector
-from moodtune.vision.images import DecodedPhoto, decode_photo
+from moodtune.vision.images import decode_photo
 
 __all__ = ["ANALYSIS_SIDE", "EmotionPipeline", "FaceEmotions", "PhotoEmotions"]
 
@@ -94,7 +94,13 @@ class EmotionPipeline:
         result = self.analyse_pixels(photo.pixels)
         if photo.scale == 1.0:
             return result
-        faces = [FaceEmotions(face=_scaled(f.face, photo), probs=f.probs) for f in result.faces]
+        faces = [
+            FaceEmotions(
+                face=f.face.rescaled(photo.scale, width=photo.width, height=photo.height),
+                probs=f.probs,
+            )
+            for f in result.faces
+        ]
         return PhotoEmotions(
             width=photo.width, height=photo.height, faces=faces, classes=result.classes
         )
@@ -116,12 +122,3 @@ class EmotionPipeline:
             faces=[FaceEmotions(face=f, probs=p) for f, p in zip(faces, probs, strict=True)],
             classes=tuple(self.classifier.classes),
         )
-
-
-def _scaled(face: Face, photo: DecodedPhoto) -> Face:
-    """A face found on reduced pixels, in the uploaded photo's coordinates."""
-    x, y, w, h = (round(v * photo.scale) for v in face.box)
-    x, y = min(x, photo.width - 1), min(y, photo.height - 1)
-    box = (x, y, min(w, photo.width - x), min(h, photo.height - y))
-    landmarks = None if face.landmarks is None else face.landmarks * np.float32(photo.scale)
-    return Face(box=box, score=face.score, landmarks=landmarks)
