@@ -18,6 +18,7 @@ install: $(BIN)/moodtune
 
 run: install
 	$(BIN)/moodtune init
+	$(BIN)/moodtune library add demo/music
 	$(BIN)/moodtune serve --host $(HOST) --port $(PORT)
 
 test: install
@@ -37,6 +38,8 @@ format:
 
 bench: install
 	$(BIN)/python bench/recommend_latency.py
+	$(BIN)/python bench/analysis_throughput.py
+	$(BIN)/python bench/audio_quality.py   # needs ../shared/data
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

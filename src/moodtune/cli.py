@@ -3,7 +3,9 @@ schema); logs and progress bars go to stderr. A MoodtuneError exits 1, usage err
 
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -24,10 +26,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Track catalogs.", no_args_is_help=True)
 emotion_app = typer.Typer(help="Emotions from photos.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate models.", no_args_is_help=True)
+library_app = typer.Typer(help="Your own music files.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(emotion_app, name="emotion")
 app.add_typer(eval_app, name="eval")
+app.add_typer(library_app, name="library")
 
 stderr = Console(stderr=True)
 BUNDLED_CATALOG = "spotify_tracks.csv.gz"
@@ -261,6 +265,10 @@ def recommend(
     explicit: Annotated[
         bool, typer.Option("--explicit/--no-explicit", help="Allow explicit tracks.")
     ] = True,
+    playable_only: Annotated[
+        bool,
+        typer.Option("--playable-only", help="Only tracks of your analysed music library."),
+    ] = False,
     seed: Annotated[int | None, typer.Option(min=0, help="Same seed, same playlist.")] = None,
     preset: Annotated[
         str, typer.Option(help="Feature mapping preset (russell, seed002).")
@@ -285,6 +293,7 @@ def recommend(
                 genres=[g.strip() for g in (genres or "").split(",") if g.strip()],
                 popularity=popularity,
                 explicit=explicit,
+                playable_only=playable_only,
                 seed=seed,
                 preset=preset,
             )
@@ -356,6 +365,125 @@ def _print_faces(doc: dict[str, Any]) -> None:
         console.print(
             f"  box {face['box']}: [bold]{face['dominant']}[/bold] ({shares})", highlight=False
         )
+
+
+def _run_library_add(
+    path: Path, settings: Settings, *, workers: int, copy: bool, show_progress: bool = True
+) -> dict[str, Any]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from moodtune.catalog.library import add_library
+    from moodtune.storage import open_storage
+
+    with Progress(
+        TextColumn("analysing {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+        disable=not show_progress,
+    ) as progress:
+        task = progress.add_task(path.name or str(path), total=None, rate="")
+        started = time.perf_counter()
+
+        def update(done: int, total: int, audio_s: float) -> None:
+            elapsed = time.perf_counter() - started
+            rate = f"{audio_s / elapsed:.0f}x real time" if audio_s and elapsed else ""
+            progress.update(task, completed=done, total=total, rate=rate)
+
+        try:
+            report = add_library(
+                path,
+                session_factory=_session_factory(settings),
+                storage=open_storage(settings.storage_url),
+                workers=workers,
+                copy=copy,
+                on_progress=update,
+            )
+        except KeyboardInterrupt:
+            stderr.print("interrupted: finished files are stored; run the same command to resume")
+            raise typer.Exit(130) from None
+    return report.as_dict()
+
+
+def _print_library(doc: dict[str, Any]) -> None:
+    stderr.print(
+        f"{doc['root']}: {doc['scanned']} audio files, {doc['added']} added, "
+        f"{doc['unchanged']} unchanged, {doc['moved']} moved, {doc['duplicates']} duplicates, "
+        f"{len(doc['failed'])} failed, {len(doc['skipped'])} skipped"
+        + (f" ({doc['x_real_time']}x real time)" if doc["added"] else "")
+    )
+    for item in (doc["failed"] + doc["skipped"])[:20]:
+        stderr.print(f"  {item['path']}: {item['reason']}", highlight=False)
+
+
+@library_app.command("add")
+def library_add(
+    path: Annotated[Path, typer.Argument(help="A folder (scanned recursively) or one file.")],
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Analysis processes (default: CPU cores).")
+    ] = max(1, os.cpu_count() or 1),
+    copy: Annotated[
+        bool,
+        typer.Option(
+            "--copy/--reference",
+            help="Copy the audio into object storage, or (default) leave it where it is.",
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Analyse new audio files under PATH and add them to the catalog; safe to re-run.
+
+    Stops cleanly on Ctrl-C and resumes where it stopped: files already stored are skipped.
+    """
+    settings = _settings()
+    with _errors_exit(as_json):
+        from moodtune.catalog.db import create_db_engine, migrate
+
+        migrate(create_db_engine(settings.database_url))
+        doc = _run_library_add(path, settings, workers=workers, copy=copy)
+    _emit(doc, as_json=as_json, human=_print_library)
+
+
+@app.command()
+def analyze(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An audio file.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Analyse one audio file: features with their estimators, style and embedding size."""
+    from moodtune.audio.analysis import analyse_file
+    from moodtune.audio.embed import AudioModel
+
+    _settings()
+    with _errors_exit(as_json):
+        doc = analyse_file(file, AudioModel.from_path()).to_json()
+    _emit(doc, as_json=as_json, human=_print_analysis)
+
+
+def _print_analysis(doc: dict[str, Any]) -> None:
+    console = Console()
+    table = Table("feature", "value", "estimator")
+    for name, value in doc["features"].items():
+        table.add_row(name, str(value), doc["estimators"].get(name, ""))
+    console.print(table)
+    top = sorted(doc["style"].items(), key=lambda kv: -kv[1])[:3]
+    console.print("style: " + ", ".join(f"{k} {v:.0%}" for k, v in top), highlight=False)
+    console.print(
+        f"{doc['duration_s']:.0f} s long, {doc['analysed_s']:.0f} s analysed, "
+        f"embedding of {doc['embedding_dim']}",
+        highlight=False,
+    )
 
 
 @eval_app.command("emotion")

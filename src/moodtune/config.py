@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL; empty means a SQLite file moodtune.db in data_dir.",
     )
+    storage_url: str = Field(
+        default="",
+        description="Where copied audio and cover art go: a directory path or file:// URL "
+        "(default: objects/ in data_dir) or s3://bucket/prefix (needs moodtune[s3]).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
@@ -52,6 +57,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _normalise_database_url(self) -> "Settings":
         self.database_url = normalise_database_url(self.database_url, data_dir=self.data_dir)
+        self.storage_url = self.storage_url or str(self.data_dir / "objects")
         if self.env == "production" and not self.cookie_secure:
             raise ValueError("MOODTUNE_COOKIE_SECURE must be true when MOODTUNE_ENV=production")
         return self

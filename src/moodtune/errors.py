@@ -7,6 +7,7 @@
     x BadCatalogFile "bad_catalog_file"
   x NoFace "no_face"
   x NotFound "not_found"
+  x NotAnalysed "not_analysed"
   x Unavailable "unavailable"
   x ModelError "model_error"
 """
@@ -19,6 +20,7 @@ __all__ = [
     "ModelError",
     "MoodtuneError",
     "NoFace",
+    "NotAnalysed",
     "NotFound",
     "TooLarge",
     "Unavailable",
@@ -73,6 +75,12 @@ class NoFace(MoodtuneError):
 
 class NotFound(MoodtuneError):
     code = "not_found"
+
+
+class NotAnalysed(MoodtuneError):
+    """The track exists but its audio was never analysed (a catalog-only entry)."""
+
+    code = "not_analysed"
 
 
 class Unavailable(MoodtuneError):

@@ -23,6 +23,7 @@ class PlaylistParams:
     genres: tuple[str, ...] = ()
     popularity: Popularity = "any"
     allow_explicit: bool = True
+    playable_only: bool = False
     seed: int | None = None
     preset: str = "russell"
     goal: Goal = "auto"
@@ -59,6 +60,7 @@ def recommend_playlist(
         genres=tuple(g.casefold() for g in params.genres),
         popularity=params.popularity,
         allow_explicit=params.allow_explicit,
+        playable_only=params.playable_only,
         seed=seed,
     )
     ranked = rank(matrix, query)

@@ -27,7 +27,7 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_upgrade_import_and_recommend_as_json(run, small_catalog: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     upgraded = run("db", "upgrade", "--json")
-    assert upgraded.exit_code == 0 and json.loads(upgraded.stdout) == {"revision": "0001"}
+    assert upgraded.exit_code == 0 and json.loads(upgraded.stdout) == {"revision": "0002"}
     imported = run("catalog", "import", str(small_catalog), "--json")
     assert imported.exit_code == 0
     summary = json.loads(imported.stdout)
@@ -107,7 +107,43 @@ def test_usage_errors_exit_2(run) -> None:  # type: ignore[no-untyped-def]
 
 def test_init_imports_the_bundled_catalog_once(run) -> None:  # type: ignore[no-untyped-def]
     first = json.loads(run("init", "--json").stdout)
-    assert first["revision"] == "0001" and first["tracks"] == 81936
+    assert first["revision"] == "0002" and first["tracks"] == 81936
     assert first["catalog_import"]["rejected"] == 4
     again = json.loads(run("init", "--json").stdout)
     assert again["catalog_import"] is None and again["tracks"] == 81936
+
+
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "music"
+
+
+def test_analyze_prints_the_design_shape(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("analyze", str(DEMO / "etr_1.ogg"), "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert {"features", "estimators", "style", "embedding_dim"} <= set(doc)
+    assert {"valence", "energy", "tempo", "key", "mode", "loudness"} <= set(doc["features"])
+    assert all(name in doc["estimators"] for name in doc["features"])
+    assert doc["embedding_dim"] == 128 and 0 <= min(doc["style"].values())
+
+
+def test_analyze_and_library_errors(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fake = tmp_path / "fake.mp3"
+    fake.write_text("not music at all " * 100)
+    bad = run("analyze", str(fake), "--json")
+    assert bad.exit_code == 1 and json.loads(bad.stdout)["error"]["code"] == "bad_audio"
+    missing = run("library", "add", str(tmp_path / "nowhere"), "--json")
+    assert missing.exit_code == 1 and json.loads(missing.stdout)["error"]["code"] == "invalid_input"
+
+
+def test_library_add_then_recommend_from_it(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    music = tmp_path / "music"
+    music.mkdir()
+    for name in ("etr_1.ogg", "supertux_1.ogg"):
+        (music / name).write_bytes((DEMO / name).read_bytes())
+    added = run("library", "add", str(music), "--workers", "1", "--json")
+    assert added.exit_code == 0, added.output
+    report = json.loads(added.stdout)
+    assert report["added"] == 2 and report["failed"] == [] and report["x_real_time"] > 1
+    playlist = run("recommend", "--emotion", "happy", "--playable-only", "--n", "5", "--json")
+    tracks = json.loads(playlist.stdout)["tracks"]
+    assert {t["title"] for t in tracks} == {"Credits Ballad", "Ghost Forest 2"}

@@ -12,15 +12,16 @@ from moodtune import __version__
 from moodtune.api.errors import install_error_handlers
 from moodtune.api.metrics import Metrics, MetricsMiddleware
 from moodtune.api.routers import emotions, health, listeners, recommendations, tracks
+from moodtune.api.schemas import API_PREFIX
 from moodtune.catalog.db import create_db_engine, make_session_factory
 from moodtune.catalog.index import CatalogIndex
 from moodtune.config import Settings
+from moodtune.storage import open_storage
 from moodtune.vision.pipeline import EmotionPipeline
 
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
-API_PREFIX = "/api/v1"
 
 
 def _load_vision(settings: Settings) -> EmotionPipeline | Exception:
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         license_info={"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
     )
     app.state.settings = settings
+    app.state.storage = open_storage(settings.storage_url)
     metrics = Metrics(
         catalog_size=lambda: getattr(getattr(app.state, "index", None), "tracks_in_db", 0)
     )

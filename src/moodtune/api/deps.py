@@ -10,6 +10,7 @@ from moodtune.catalog import repo
 from moodtune.catalog.index import CatalogIndex
 from moodtune.catalog.models import Listener
 from moodtune.config import Settings
+from moodtune.storage import Storage
 
 __all__ = [
     "LISTENER_COOKIE",
@@ -18,6 +19,7 @@ __all__ = [
     "OptionalListenerDep",
     "SessionDep",
     "SettingsDep",
+    "StorageDep",
 ]
 
 LISTENER_COOKIE = "moodtune_listener"
@@ -38,7 +40,12 @@ def _index(request: Request) -> CatalogIndex:
     return request.app.state.index  # type: ignore[no-any-return]
 
 
+def _storage(request: Request) -> Storage:
+    return request.app.state.storage  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
+StorageDep = Annotated[Storage, Depends(_storage)]
 SessionDep = Annotated[Session, Depends(_session)]
 IndexDep = Annotated[CatalogIndex, Depends(_index)]
 _CookieValue = Annotated[str | None, Cookie(alias=LISTENER_COOKIE, include_in_schema=False)]

@@ -14,6 +14,7 @@ from moodtune.errors import (
     ModelError,
     MoodtuneError,
     NoFace,
+    NotAnalysed,
     NotFound,
     TooLarge,
     Unavailable,
@@ -33,6 +34,7 @@ STATUS: dict[type[MoodtuneError], int] = {
     TooLarge: 413,
     NoFace: 422,
     NotFound: 404,
+    NotAnalysed: 409,
     Unavailable: 503,
     ModelError: 500,
 }

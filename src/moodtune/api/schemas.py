@@ -9,6 +9,7 @@ from moodtune.catalog.models import Playlist, Track
 from moodtune.recommend import EMOTIONS, PRESETS
 from moodtune.service import PlaylistParams, PlaylistResult
 
+API_PREFIX = "/api/v1"
 EmotionName = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 FEATURE_FIELDS = ("danceability", "energy", "valence", "acousticness", "instrumentalness",
@@ -42,6 +43,10 @@ class TrackOut(BaseModel):
         description="DESIGN.md section 5 vocabulary; null where unknown."
     )
     estimators: dict[str, str] | None = Field(description="Which estimator produced each feature.")
+    audio_url: str | None = Field(
+        description="Streams the audio (HTTP Range) when moodtune has the file; else null."
+    )
+    cover_url: str = Field(description="Cover art, or a generated placeholder.")
 
     @classmethod
     def from_track(cls, track: Track) -> "TrackOut":
@@ -59,7 +64,21 @@ class TrackOut(BaseModel):
             source=track.source,
             features={f: getattr(track, f) for f in FEATURE_FIELDS},
             estimators=track.estimators,
+            audio_url=f"{API_PREFIX}/tracks/{track.id}/audio"
+            if track.audio_path or track.audio_key
+            else None,
+            cover_url=f"{API_PREFIX}/tracks/{track.id}/cover",
         )
+
+
+class SimilarTrackOut(TrackOut):
+    similarity: float = Field(description="Cosine similarity of the audio embeddings, -1..1.")
+    reasons: list[str]
+
+
+class SimilarOut(BaseModel):
+    track: TrackOut
+    tracks: list[SimilarTrackOut]
 
 
 class TrackPage(BaseModel):
@@ -95,6 +114,10 @@ class RecommendIn(BaseModel):
     genres: list[str] = Field(default=[], max_length=3, description="Up to 3 genres (GET /genres).")
     popularity: Literal["mainstream", "medium", "low", "any"] = "any"
     explicit: bool = Field(default=True, description="Allow tracks marked explicit.")
+    playable_only: bool = Field(
+        default=False,
+        description="Only tracks moodtune can stream itself (your analysed music library).",
+    )
     seed: int | None = Field(
         default=None, ge=0, le=2**31 - 1, description="Same seed, same playlist."
     )
@@ -126,6 +149,7 @@ class RecommendIn(BaseModel):
             genres=tuple(self.genres),
             popularity=self.popularity,
             allow_explicit=self.explicit,
+            playable_only=self.playable_only,
             seed=self.seed,
             preset=self.preset,
             goal=self.goal,

@@ -106,11 +106,11 @@ def load_windows(
 ) -> list[np.ndarray]:
     """Up to ``max_windows`` windows spread evenly over the file, for bounded analysis.
 
-    A ten-hour file costs as much as ``max_windows * window_s`` seconds of audio; a file shorter
-    than one window comes back whole, as one window.
+    A ten-hour file costs as much as ``max_windows * window_s`` seconds of audio; a file no
+    longer than that comes back whole, as one window.
     """
     info = probe(path)
-    if info.duration_s <= window_s:
+    if info.duration_s <= window_s * max_windows:
         return [load(path, sr=sr)]
     count = min(max_windows, max(1, int(info.duration_s // window_s)))
     starts = np.linspace(0.0, info.duration_s - window_s, count)

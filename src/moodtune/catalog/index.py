@@ -11,10 +11,12 @@ import threading
 import time
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from moodtune.catalog import repo
 from moodtune.recommend import TrackMatrix
+from moodtune.recommend.similar import EmbeddingTable
 
 __all__ = ["CatalogIndex", "load_matrix"]
 
@@ -31,6 +33,7 @@ class CatalogIndex:
         self.session_factory = session_factory
         self.refresh_s = refresh_s
         self.matrix: TrackMatrix | None = None
+        self.embeddings = EmbeddingTable(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
         self.version: tuple[int, datetime | None] | None = None
         self.tracks_in_db = 0
         self._checked_at = 0.0
@@ -50,12 +53,15 @@ class CatalogIndex:
         with self.session_factory() as session:
             version = repo.catalog_version(session=session)
             matrix = load_matrix(session)
+            ids, vectors, _ = repo.embedding_matrix(session=session)
+        self.embeddings = EmbeddingTable(ids, vectors)
         self.matrix, self.version, self.tracks_in_db = matrix, version, version[0]
         self._checked_at = time.monotonic()
         log.info(
-            "catalog index: %d of %d tracks placeable, built in %.2f s",
+            "catalog index: %d of %d tracks placeable, %d with embeddings, built in %.2f s",
             len(matrix),
             version[0],
+            len(self.embeddings),
             time.perf_counter() - started,
         )
         return matrix

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -34,6 +35,7 @@ __all__ = [
     "Playlist",
     "PlaylistItem",
     "Track",
+    "TrackEmbedding",
     "track_genres",
 ]
 
@@ -133,6 +135,17 @@ class Track(Base):
 
     audio_key: Mapped[str | None] = mapped_column(Text, doc="Object-store key of the audio file.")
     cover_key: Mapped[str | None] = mapped_column(Text, doc="Object-store key of the cover image.")
+    audio_path: Mapped[str | None] = mapped_column(
+        Text, doc="Absolute path where a library file was found (streamed unless copied)."
+    )
+    audio_mime: Mapped[str | None] = mapped_column(String(60))
+    content_hash: Mapped[str | None] = mapped_column(
+        String(64), unique=True, doc="sha256 of the audio file: one row per recording."
+    )
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    file_mtime: Mapped[float | None] = mapped_column(
+        Float, doc="With audio_path and file_size: an unchanged file is not hashed again."
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, index=True
@@ -141,6 +154,20 @@ class Track(Base):
     genres: Mapped[list[Genre]] = relationship(
         secondary=track_genres, lazy="selectin", order_by=Genre.name
     )
+
+
+class TrackEmbedding(Base):
+    """The audio CNN's view of an analysed track: embedding, style and quadrant probabilities."""
+
+    __tablename__ = "track_embeddings"
+
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(40), doc="Estimator name of the model (with hash).")
+    vector: Mapped[bytes] = mapped_column(LargeBinary, doc="float32 little-endian embedding.")
+    style: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    quadrant: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
 
 
 class Listener(Base):

@@ -2,11 +2,13 @@
 owns the unit of work (``with session_scope(factory) as session``)."""
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -17,6 +19,7 @@ from moodtune.catalog.models import (
     Playlist,
     PlaylistItem,
     Track,
+    TrackEmbedding,
     track_genres,
     utcnow,
 )
@@ -29,7 +32,10 @@ __all__ = [
     "add_feedback",
     "catalog_version",
     "create_playlist",
+    "embedding_matrix",
+    "embedding_styles",
     "genre_counts",
+    "genre_ids",
     "get_listener",
     "get_or_create_listener",
     "get_playlist",
@@ -71,7 +77,7 @@ class UpsertCounts:
     unchanged: int = 0
 
 
-def _genre_ids(names: Iterable[str], *, session: Session) -> dict[str, int]:
+def genre_ids(names: Iterable[str], *, session: Session) -> dict[str, int]:
     """Ids for genre names, creating the missing ones."""
     wanted = set(names)
     if not wanted:
@@ -151,9 +157,9 @@ def upsert_tracks(
     relinked = [c["id"] for c in changes + touched]
     if relinked:
         session.execute(delete(track_genres).where(track_genres.c.track_id.in_(relinked)))
-    genre_ids = _genre_ids({g for gs in wanted_genres.values() for g in gs}, session=session)
+    ids_by_name = genre_ids({g for gs in wanted_genres.values() for g in gs}, session=session)
     links = [
-        {"track_id": t, "genre_id": genre_ids[g]}
+        {"track_id": t, "genre_id": ids_by_name[g]}
         for t, gs in wanted_genres.items()
         for g in sorted(gs)
     ]
@@ -228,6 +234,7 @@ def catalog_version(*, session: Session) -> tuple[int, datetime | None]:
 def matrix_columns(*, session: Session) -> dict[str, Any]:
     """Row-aligned columns for :meth:`moodtune.recommend.TrackMatrix.build`."""
     query = select(Track.id, Track.title, Track.artists, Track.popularity, Track.explicit,
+                   Track.audio_path, Track.audio_key,
                    *[getattr(Track, c) for c in MATRIX_COLUMNS]).order_by(Track.id)  # fmt: skip
     rows = session.execute(query).all()
     genre_rows = session.execute(
@@ -244,7 +251,42 @@ def matrix_columns(*, session: Session) -> dict[str, Any]:
         "explicit": [r.explicit for r in rows],
         "features": {c: [getattr(r, c) for r in rows] for c in MATRIX_COLUMNS},
         "genres": [genres.get(r.id, []) for r in rows],
+        "playable": [r.audio_path is not None or r.audio_key is not None for r in rows],
     }
+
+
+def embedding_matrix(*, session: Session) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(track ids int64 (n,), unit-norm float32 (n, dim), model names) of analysed tracks.
+
+    Vectors of another dimension than the majority (an older model) are left out.
+    """
+    rows = session.execute(
+        select(TrackEmbedding.track_id, TrackEmbedding.vector, TrackEmbedding.model).order_by(
+            TrackEmbedding.track_id
+        )
+    ).all()
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
+    vectors = [np.frombuffer(r.vector, dtype="<f4") for r in rows]
+    dim = Counter(len(v) for v in vectors).most_common(1)[0][0]
+    keep = [i for i, v in enumerate(vectors) if len(v) == dim]
+    matrix = np.stack([vectors[i] for i in keep]).astype(np.float32)
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    return (
+        np.array([rows[i].track_id for i in keep], np.int64),
+        matrix,
+        [rows[i].model for i in keep],
+    )
+
+
+def embedding_styles(ids: Sequence[int], *, session: Session) -> dict[int, dict[str, float]]:
+    """Style probabilities of analysed tracks among ``ids``."""
+    if not ids:
+        return {}
+    query = select(TrackEmbedding.track_id, TrackEmbedding.style).where(
+        TrackEmbedding.track_id.in_(list(ids))
+    )
+    return {row.track_id: row.style for row in session.execute(query).all()}
 
 
 def _parse_listener_id(listener_id: str | None) -> str | None:

@@ -95,6 +95,7 @@ class TrackMatrix:
     artist_codes: np.ndarray  # int32 artist ids, interned per matrix
     song_codes: np.ndarray  # int64 (n,) equal for the same song under different ids
     genres: Mapping[str, np.ndarray] = field(default_factory=dict)  # genre -> sorted rows
+    playable: np.ndarray | None = None  # bool (n,): moodtune can stream the audio; None: none
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -110,6 +111,7 @@ class TrackMatrix:
         artists: Sequence[Sequence[str]],
         titles: Sequence[str],
         genres: Sequence[Sequence[str]],
+        playable: Sequence[bool] | np.ndarray | None = None,
     ) -> "TrackMatrix":
         """Assemble a matrix from row-aligned columns (``None``/NaN = unknown).
 
@@ -154,6 +156,7 @@ class TrackMatrix:
             artist_codes=np.array(flat, dtype=np.int32),
             song_codes=song_codes,
             genres={g: np.array(r, dtype=np.int64) for g, r in rows_by_genre.items()},
+            playable=None if playable is None else np.array(playable, dtype=bool)[keep],
         )
 
     def artists_of(self, row: int) -> np.ndarray:
@@ -171,6 +174,7 @@ class RankQuery:
     genres: Sequence[str] = ()
     popularity: Popularity = "any"
     allow_explicit: bool = True
+    playable_only: bool = False  # only tracks whose audio moodtune can stream
     max_per_artist: int = 2
     seed: int | None = None
     #: Gumbel noise scale on scores: near-ties vary between seeds, clear winners stay.
@@ -294,7 +298,7 @@ def _eligible_rows(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
     Filtered rows are dropped rather than scored -inf: a partial sort over thousands of equal
     values degenerates (4 ms instead of 0.2 ms per call at 82k rows).
     """
-    if not query.genres and query.allow_explicit:
+    if not query.genres and query.allow_explicit and not query.playable_only:
         return None
     mask = np.ones(len(matrix), dtype=bool)
     if query.genres:
@@ -303,6 +307,8 @@ def _eligible_rows(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
             mask[matrix.genres[genre]] = True
     if not query.allow_explicit:
         mask &= ~matrix.explicit
+    if query.playable_only:
+        mask &= matrix.playable if matrix.playable is not None else False
     return np.flatnonzero(mask)
 
 

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 
 from moodtune.audio.decode import ANALYSIS_RATE
-from moodtune.audio.features import analyse, estimate_key, estimate_loudness, estimate_tempo
+from moodtune.audio.features import (
+    analyse,
+    analyse_windows,
+    danceability_from_pulse,
+    estimate_key,
+    estimate_loudness,
+    estimate_tempo,
+    rule_valence_arousal,
+)
 from moodtune.errors import InvalidInput
 
 SR = ANALYSIS_RATE
@@ -80,6 +88,28 @@ def test_analyse_names_every_estimator() -> None:
         0,
         1,
     )
-    assert set(features.estimators) == {"tempo", "key", "mode", "loudness"}
+    assert set(features.estimators) == {"tempo", "key", "mode", "loudness", "danceability"}
     with pytest.raises(InvalidInput, match="mono audio"):
         analyse(np.zeros(100, np.float32))
+
+
+def test_danceability_prefers_a_clear_beat_at_a_walking_tempo() -> None:
+    rng = np.random.default_rng(0)
+    beat = analyse(_clicks(118.0)).danceability
+    noise = analyse(rng.normal(0, 0.1, SR * 20).astype(np.float32)).danceability
+    slow = analyse(_clicks(45.0)).danceability
+    assert beat > 0.6 and beat > slow and beat > noise
+    assert danceability_from_pulse(0.9, 0.0) == 0.0
+
+
+def test_seed_000_rule_reads_mode_and_tempo() -> None:
+    assert rule_valence_arousal(1, 150.0)[0] > 0.5 > rule_valence_arousal(0, 150.0)[0]
+    assert rule_valence_arousal(1, 150.0)[1] > 0.5 > rule_valence_arousal(1, 80.0)[1]
+    assert rule_valence_arousal(1, 0.0)[1] == 0.0  # no beat: not aroused
+
+
+def test_windows_are_combined_by_median_tempo() -> None:
+    features = analyse_windows([_clicks(120.0, 10.0), _clicks(120.0, 10.0), _clicks(90.0, 10.0)])
+    assert features.tempo == pytest.approx(120.0, abs=2.0)
+    with pytest.raises(InvalidInput):
+        analyse_windows([])

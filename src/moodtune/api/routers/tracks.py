@@ -1,12 +1,25 @@
-"""Browse and search the catalog."""
+"""Browse and search the catalog; stream audio and covers; find tracks that sound alike."""
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from moodtune.api.deps import SessionDep
-from moodtune.api.schemas import ErrorOut, GenreOut, TrackOut, TrackPage
+from moodtune.api.covers import placeholder_cover
+from moodtune.api.deps import IndexDep, SessionDep, StorageDep
+from moodtune.api.schemas import (
+    FEATURE_FIELDS,
+    ErrorOut,
+    GenreOut,
+    SimilarOut,
+    SimilarTrackOut,
+    TrackOut,
+    TrackPage,
+)
 from moodtune.catalog import repo
+from moodtune.errors import NotAnalysed, NotFound
+from moodtune.recommend.similar import nearest, similarity_reasons
 
 router = APIRouter(tags=["catalog"])
 
@@ -40,3 +53,106 @@ def get_track(track_id: int, session: SessionDep) -> TrackOut:
 def list_genres(session: SessionDep) -> list[GenreOut]:
     """Every genre with its number of tracks, largest first (for the genre picker)."""
     return [GenreOut(name=name, tracks=count) for name, count in repo.genre_counts(session=session)]
+
+
+@router.get(
+    "/tracks/{track_id}/audio",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"audio/*": {}}, "description": "The whole file."},
+        206: {"description": "The requested byte range (HTTP Range)."},
+        307: {"description": "Redirect to the object store (S3), which serves ranges itself."},
+        404: {"model": ErrorOut},
+        416: {"description": "The range lies outside the file."},
+    },
+)
+def get_track_audio(track_id: int, session: SessionDep, storage: StorageDep) -> Response:
+    """Stream the track's audio with HTTP Range support (seeking in a player)."""
+    track = repo.get_track(track_id, session=session)
+    media_type = track.audio_mime or "application/octet-stream"
+    if track.audio_key:  # a copy in object storage wins over the original path
+        local = storage.local_path(track.audio_key)
+        if local is not None:
+            return FileResponse(local, media_type=media_type)
+        url = storage.url(track.audio_key)
+        if url is not None:
+            return RedirectResponse(url, status_code=307)
+    if track.audio_path:
+        path = Path(track.audio_path)
+        if not path.is_file():
+            raise NotFound(
+                f"the audio file of track {track_id} is gone (moved or deleted); "
+                "run `moodtune library add` on its folder again",
+                track_id=track_id,
+            )
+        return FileResponse(path, media_type=media_type)
+    raise NotFound(
+        f"track {track_id} has no audio here (a catalog entry: open it on Spotify)",
+        track_id=track_id,
+    )
+
+
+@router.get(
+    "/tracks/{track_id}/cover",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}, "image/png": {}, "image/svg+xml": {}}},
+        404: {"model": ErrorOut},
+    },
+)
+def get_track_cover(track_id: int, session: SessionDep, storage: StorageDep) -> Response:
+    """The embedded cover art, or a generated placeholder (SVG) when the file has none."""
+    track = repo.get_track(track_id, session=session)
+    headers = {"Cache-Control": "public, max-age=86400"}
+    if track.cover_key:
+        suffix = Path(track.cover_key).suffix
+        media_type = {".png": "image/png", ".webp": "image/webp"}.get(suffix, "image/jpeg")
+        local = storage.local_path(track.cover_key)
+        if local is not None:
+            return FileResponse(local, media_type=media_type, headers=headers)
+        return Response(storage.read(track.cover_key), media_type=media_type, headers=headers)
+    svg = placeholder_cover(track.title, track.artists or [])
+    return Response(svg, media_type="image/svg+xml", headers=headers)
+
+
+@router.get(
+    "/tracks/{track_id}/similar",
+    response_model=SimilarOut,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+def get_similar_tracks(
+    track_id: int,
+    session: SessionDep,
+    index: IndexDep,
+    n: Annotated[int, Query(ge=1, le=100, description="How many tracks.")] = 10,
+) -> SimilarOut:
+    """Tracks that sound most alike (cosine of audio embeddings), each with reasons."""
+    seed = repo.get_track(track_id, session=session)
+    index.current()  # refreshes the embeddings when the library changed
+    table = index.embeddings
+    if track_id not in table:
+        raise NotAnalysed(
+            f"track {track_id} has not been analysed: similar tracks need its audio "
+            "(`moodtune library add`)",
+            track_id=track_id,
+        )
+    found = nearest(table, track_id, n)
+    ids = [seed.id, *(i for i, _ in found)]
+    tracks = repo.tracks_by_ids(ids, session=session)
+    styles = repo.embedding_styles(ids, session=session)
+    seed_features = {f: getattr(seed, f) for f in FEATURE_FIELDS}
+    items = []
+    for other_id, cosine in found:
+        other = tracks.get(other_id)
+        if other is None:  # deleted since the index was built
+            continue
+        reasons = similarity_reasons(
+            cosine,
+            seed_features,
+            {f: getattr(other, f) for f in FEATURE_FIELDS},
+            styles.get(seed.id, {}),
+            styles.get(other_id, {}),
+        )
+        items.append(SimilarTrackOut(**TrackOut.from_track(other).model_dump(), similarity=cosine,
+                                     reasons=list(reasons)))  # fmt: skip
+    return SimilarOut(track=TrackOut.from_track(seed), tracks=items)

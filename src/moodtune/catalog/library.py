@@ -1,0 +1,308 @@
+"""Import a folder of music: scan, read tags, analyse in a process pool, store one row per file.
+
+Resumable by construction: every analysed file is committed in its own transaction (track,
+genres, embedding together), and a re-run skips files already stored: unchanged path, size and
+mtime skip without reading the file; otherwise the sha256 of the content decides (a moved file
+gets its new path, a copy is a duplicate). Killing the import, even with ``kill -9``, loses at
+most the files being analysed at that moment and never leaves half a track.
+"""
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from moodtune.audio.analysis import TrackAnalysis, analyse_file
+from moodtune.audio.embed import DEFAULT_AUDIO_MODEL, AudioModel
+from moodtune.audio.tags import AUDIO_MIME, Tags, read_tags
+from moodtune.catalog import repo
+from moodtune.catalog.db import session_scope
+from moodtune.catalog.models import Track, TrackEmbedding, track_genres
+from moodtune.errors import InvalidInput, MoodtuneError
+from moodtune.storage import Storage
+
+__all__ = ["LIBRARY_SOURCE", "LibraryReport", "add_library", "scan"]
+
+log = logging.getLogger(__name__)
+
+LIBRARY_SOURCE = "library"
+#: (files done, files to analyse, seconds of audio analysed so far)
+ProgressCallback = Callable[[int, int, float], None]
+_IMAGE_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+
+@dataclass
+class LibraryReport:
+    root: str
+    scanned: int = 0
+    added: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    duplicates: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # unreadable dirs, loops
+    audio_seconds: float = 0.0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["audio_seconds"] = round(self.audio_seconds, 1)
+        doc["seconds"] = round(self.seconds, 2)
+        doc["x_real_time"] = round(self.audio_seconds / self.seconds, 1) if self.seconds else None
+        return doc
+
+
+def scan(root: Path, report: LibraryReport) -> Iterator[Path]:
+    """Audio files under ``root`` in sorted order, following symlinks but never in a loop.
+
+    Unreadable directories and symlink loops are recorded in ``report.skipped``.
+    """
+    if root.is_file():
+        yield root.resolve()
+        return
+    if not root.is_dir():
+        raise InvalidInput(f"{root}: no such directory", path=str(root))
+    seen: set[tuple[int, int]] = set()
+
+    def unreadable(error: OSError) -> None:
+        report.skipped.append({"path": str(error.filename), "reason": error.strerror or str(error)})
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
+        stat = os.stat(dirpath)
+        if (stat.st_dev, stat.st_ino) in seen:
+            report.skipped.append({"path": dirpath, "reason": "symlink loop"})
+            dirnames.clear()
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.suffix.lower() in AUDIO_MIME:
+                yield path.absolute()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Job:
+    path: Path
+    content_hash: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class _Done:
+    job: _Job
+    tags: Tags
+    analysis: TrackAnalysis
+
+
+_worker_model: AudioModel | None = None
+
+
+def _init_worker(model_path: Path) -> None:
+    global _worker_model
+    _worker_model = AudioModel.from_path(model_path)
+
+
+def _analyse(job: _Job) -> _Done:
+    """Runs in a worker process (or in-process with one worker)."""
+    assert _worker_model is not None
+    return _Done(job, read_tags(job.path), analyse_file(job.path, _worker_model))
+
+
+def _plan(
+    files: list[Path], report: LibraryReport, session_factory: sessionmaker[Session]
+) -> list[_Job]:
+    """Files that need analysis; unchanged, moved and duplicate files are settled here."""
+    with session_scope(session_factory) as session:
+        known = {
+            row.audio_path: row
+            for row in session.execute(
+                select(Track.id, Track.audio_path, Track.file_size, Track.file_mtime).where(
+                    Track.content_hash.is_not(None)
+                )
+            ).all()
+        }
+    jobs: list[_Job] = []
+    planned: set[str] = set()
+    for path in files:
+        try:
+            stat = path.stat()
+            row = known.get(str(path))
+            if row is not None and (row.file_size, row.file_mtime) == (stat.st_size, stat.st_mtime):
+                report.unchanged += 1
+                continue
+            digest = _sha256(path)
+        except OSError as exc:
+            report.failed.append({"path": str(path), "reason": exc.strerror or str(exc)})
+            continue
+        if digest in planned:
+            report.duplicates += 1
+            continue
+        with session_scope(session_factory) as session:
+            stored = session.scalar(select(Track).where(Track.content_hash == digest))
+            if stored is not None:
+                old = Path(stored.audio_path) if stored.audio_path else None
+                if old is not None and old != path and not old.exists():
+                    stored.audio_path, stored.file_size = str(path), stat.st_size
+                    stored.file_mtime = stat.st_mtime
+                    report.moved += 1
+                else:
+                    report.duplicates += 1
+                continue
+        planned.add(digest)
+        jobs.append(_Job(path, digest, stat.st_size, stat.st_mtime))
+    return jobs
+
+
+def _store(done: _Done, *, session: Session, storage: Storage, copy: bool) -> None:
+    job, tags, analysis = done.job, done.tags, done.analysis
+    digest = job.content_hash
+    audio_key = None
+    if copy:
+        audio_key = f"audio/{digest[:2]}/{digest}{job.path.suffix.lower()}"
+        storage.put(audio_key, job.path)
+    cover_key = None
+    if tags.cover and tags.cover_mime in _IMAGE_SUFFIX:
+        cover_key = f"covers/{digest[:2]}/{digest}{_IMAGE_SUFFIX[tags.cover_mime]}"
+        storage.put(cover_key, tags.cover)
+    track = Track(
+        source=LIBRARY_SOURCE,
+        title=tags.title,
+        artists=tags.artists,
+        album=tags.album,
+        year=tags.year,
+        search_text=" ".join([tags.title, *tags.artists, tags.album or ""]).casefold().strip(),
+        **analysis.features,
+        estimators=analysis.estimators,
+        audio_path=str(job.path),
+        audio_key=audio_key,
+        audio_mime=AUDIO_MIME[job.path.suffix.lower()],
+        cover_key=cover_key,
+        content_hash=digest,
+        file_size=job.size,
+        file_mtime=job.mtime,
+    )
+    session.add(track)
+    session.flush()
+    session.add(
+        TrackEmbedding(
+            track_id=track.id,
+            model=analysis.estimators["valence"],
+            vector=analysis.embedding.astype("<f4").tobytes(),
+            style={k: round(v, 4) for k, v in analysis.style.items()},
+            quadrant={k: round(v, 4) for k, v in analysis.quadrant.items()},
+        )
+    )
+    ids = repo.genre_ids(tags.genres, session=session)
+    if ids:
+        session.execute(
+            track_genres.insert(), [{"track_id": track.id, "genre_id": i} for i in ids.values()]
+        )
+
+
+def _record(
+    done: _Done,
+    report: LibraryReport,
+    session_factory: sessionmaker[Session],
+    storage: Storage,
+    copy: bool,
+) -> None:
+    try:
+        with session_scope(session_factory) as session:
+            _store(done, session=session, storage=storage, copy=copy)
+    except IntegrityError:  # another process stored the same content meanwhile
+        report.duplicates += 1
+        return
+    report.added += 1
+    report.audio_seconds += done.analysis.duration_s
+
+
+def add_library(
+    root: Path,
+    *,
+    session_factory: sessionmaker[Session],
+    storage: Storage,
+    workers: int = 1,
+    copy: bool = False,
+    model_path: Path = DEFAULT_AUDIO_MODEL,
+    on_progress: ProgressCallback | None = None,
+) -> LibraryReport:
+    """Analyse and store every new audio file under ``root`` (see the module docstring)."""
+    started = time.perf_counter()
+    report = LibraryReport(root=str(root))
+    files = list(scan(root, report))
+    report.scanned = len(files)
+    jobs = _plan(files, report, session_factory)
+    progress = on_progress or (lambda done, total, seconds: None)
+    progress(0, len(jobs), 0.0)
+
+    completed = 0
+
+    def finish(job: _Job, result: Callable[[], _Done]) -> None:
+        nonlocal completed
+        try:
+            _record(result(), report, session_factory, storage, copy)
+        except MoodtuneError as exc:
+            report.failed.append({"path": str(job.path), "reason": exc.message})
+        except Exception as exc:  # one bad file must not stop a library import
+            log.exception("analysis of %s failed", job.path)
+            report.failed.append({"path": str(job.path), "reason": f"unexpected error: {exc!r}"})
+        completed += 1
+        progress(completed, len(jobs), report.audio_seconds)
+
+    if workers <= 1 or len(jobs) <= 1:
+        _init_worker(model_path)
+        for job in jobs:
+            finish(job, lambda job=job: _analyse(job))  # type: ignore[misc]
+    else:
+        _run_pool(jobs, workers, model_path, finish)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run_pool(
+    jobs: list[_Job],
+    workers: int,
+    model_path: Path,
+    finish: Callable[[_Job, Callable[[], _Done]], None],
+) -> None:
+    """Keep at most 2 jobs per worker in flight, so Ctrl-C abandons little work."""
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),  # no inherited DB connections or threads
+        initializer=_init_worker,
+        initargs=(model_path,),
+    ) as pool:
+        pending: dict[Future[_Done], _Job] = {}
+        queue = iter(jobs)
+        try:
+            while True:
+                while len(pending) < 2 * workers and (job := next(queue, None)) is not None:
+                    pending[pool.submit(_analyse, job)] = job
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finish(pending.pop(future), future.result)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise

@@ -1,0 +1,154 @@
+"""Object storage for copied audio and cover art: a local directory by default, S3-compatible
+optionally (``MOODTUNE_STORAGE_URL=s3://bucket/prefix``, credentials and endpoint from the
+usual AWS environment variables).
+
+Keys are relative, slash-separated names such as ``covers/ab/abcdef….jpg``. Writes are atomic
+(a reader never sees half a file), so an import killed mid-copy leaves nothing behind that a
+row points to.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from moodtune.errors import InvalidInput, NotFound
+
+__all__ = ["LocalStorage", "S3Storage", "Storage", "open_storage"]
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or "\\" in key or any(p in ("", "..", ".") for p in parts):
+        raise InvalidInput(f"bad storage key {key!r}", key=key)
+    return key
+
+
+class Storage(Protocol):
+    def put(self, key: str, data: bytes | Path) -> None:
+        """Store bytes or a file's content under ``key`` (replacing any old object)."""
+        ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A file the server can stream with Range support, or None (remote store)."""
+        ...
+
+    def url(self, key: str, *, expires_s: int = 3600) -> str | None:
+        """A URL a browser can fetch the object from directly (S3: presigned), or None."""
+        ...
+
+
+class LocalStorage:
+    """Objects as files under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def put(self, key: str, data: bytes | Path) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        content = data.read_bytes() if isinstance(data, Path) else data
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def read(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"no stored object {key!r}", key=key) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def local_path(self, key: str) -> Path | None:
+        path = self._path(key)
+        return path if path.is_file() else None
+
+    def url(self, key: str, *, expires_s: int = 3600) -> str | None:
+        return None
+
+
+class S3Storage:
+    """Objects in an S3-compatible bucket under ``prefix`` (AWS, MinIO, Ceph, Garage …)."""
+
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+        if client is None:
+            try:
+                import boto3
+            except ImportError:
+                raise InvalidInput(
+                    "s3:// storage needs boto3: pip install 'moodtune[s3]'"
+                ) from None
+            client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+        self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
+
+    def _key(self, key: str) -> str:
+        _check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, key: str, data: bytes | Path) -> None:
+        body = data.read_bytes() if isinstance(data, Path) else data
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body)
+
+    def read(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.NoSuchKey:
+            raise NotFound(f"no stored object {key!r}", key=key) from None
+        return bytes(response["Body"].read())
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.ClientError:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    def url(self, key: str, *, expires_s: int = 3600) -> str | None:
+        """Presigned GET: the browser streams (with Range) straight from the bucket."""
+        return str(
+            self.client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": self._key(key)},
+                ExpiresIn=expires_s,
+            )
+        )
+
+
+def open_storage(url: str) -> Storage:
+    """``/path`` or ``file:///path`` -> LocalStorage; ``s3://bucket/prefix`` -> S3Storage."""
+    parsed = urlparse(url)
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise InvalidInput(f"storage URL {url!r} names no bucket")
+        return S3Storage(parsed.netloc, parsed.path)
+    if parsed.scheme == "file":
+        return LocalStorage(Path(parsed.path))
+    if parsed.scheme in ("",) or len(parsed.scheme) == 1:  # plain path (or a Windows drive)
+        return LocalStorage(Path(url).expanduser())
+    raise InvalidInput(f"unsupported storage URL {url!r}: use a path, file:// or s3://")
