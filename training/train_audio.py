@@ -27,6 +27,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import audio_data  # noqa: E402
 from audio_data import QUADRANTS, STYLES, Clip  # noqa: E402
+from overrides import parse_overrides  # noqa: E402
 
 from moodtune.audio.embed import patches  # noqa: E402  (the runtime's patching, not a copy)
 
@@ -54,21 +55,6 @@ class Config:
     time_mask: int = 24  # ... and this many frames
     eval_hop: int = 64  # patch hop when scoring a whole clip
     threads: int = 2
-
-
-def parse_overrides(config: Config, argv: list[str]) -> Config:
-    """``--key=value`` overrides, type-checked against the dataclass field's default."""
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    for arg in argv:
-        key, _, value = arg.removeprefix("--").partition("=")
-        if key not in fields:
-            raise SystemExit(f"unknown option --{key}; known: {', '.join(fields)}")
-        current = getattr(config, key)
-        if isinstance(current, tuple):
-            setattr(config, key, tuple(int(v) for v in value.split(",")))
-        else:
-            setattr(config, key, type(current)(value))
-    return config
 
 
 class AudioNet(nn.Module):
@@ -200,8 +186,8 @@ def main() -> None:
 
     clips = audio_data.dataset(Path(config.data), Path(config.work), config.seed)
     by_split = {s: [c for c in clips if c.split == s] for s in ("train", "val", "test", "heldout")}
-    train = by_split["train"]
-    frames = np.concatenate([c.mel for c in train], axis=1)
+    train_clips = by_split["train"]
+    frames = np.concatenate([c.mel for c in train_clips], axis=1)
     mean, std = float(frames.mean()), float(frames.std())
 
     model = AudioNet(config.channels, config.embedding_dim, config.dropout)
@@ -210,7 +196,7 @@ def main() -> None:
     else:  # --epochs=0: evaluate and export the best checkpoint of an earlier run again
         log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     model.load_state_dict(torch.load(out / "best.pt"))
-    centre = clip_outputs(model, train, config, mean, std)["embedding"].mean(axis=0)
+    centre = clip_outputs(model, train_clips, config, mean, std)["embedding"].mean(axis=0)
     summary = {
         "selected_epoch": int(np.argmax([selection_score(e["val"]) for e in log])) + 1,
         "mean": mean,
@@ -244,13 +230,13 @@ def train(
     out: Path,
 ) -> list[dict[str, object]]:
     """One-cycle AdamW over random patches; keeps the best val checkpoint in ``out/best.pt``."""
-    train = by_split["train"]
-    quadrant = torch.tensor([c.quadrant for c in train])
-    style = torch.from_numpy(audio_data.style_matrix(train))
+    clips = by_split["train"]
+    quadrant = torch.tensor([c.quadrant for c in clips])
+    style = torch.from_numpy(audio_data.style_matrix(clips))
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    steps_per_epoch = math.ceil(len(train) * config.crops_per_clip / config.batch_size)
+    steps_per_epoch = math.ceil(len(clips) * config.crops_per_clip / config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
     )
@@ -258,10 +244,10 @@ def train(
     for epoch in range(config.epochs):
         model.train()
         started, total = time.perf_counter(), 0.0
-        order = np.concatenate([rng.permutation(len(train)) for _ in range(config.crops_per_clip)])
+        order = np.concatenate([rng.permutation(len(clips)) for _ in range(config.crops_per_clip)])
         for step in range(steps_per_epoch):
             idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-            x = random_batch([train[i] for i in idx], config, rng, mean, std)
+            x = random_batch([clips[i] for i in idx], config, rng, mean, std)
             _, q_logits, s_logits = model(x)
             loss = losses(q_logits, s_logits, quadrant[idx], style[idx], config)
             optimizer.zero_grad()

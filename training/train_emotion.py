@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from overrides import parse_overrides  # training/ is on sys.path when run as a script
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 #: FERPlus vote columns (neutral, happiness, surprise, sadness, anger, disgust, fear, contempt,
@@ -53,21 +54,6 @@ class Config:
     max_scale: float = 0.12  # random zoom in [1 - s, 1 + s]
     threads: int = 2
     time_budget_min: float = 0.0  # stop early after this many minutes (0 = no limit)
-
-
-def parse_overrides(config: Config, argv: list[str]) -> Config:
-    """``--key=value`` overrides, type-checked against the dataclass field's default."""
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    for arg in argv:
-        key, _, value = arg.removeprefix("--").partition("=")
-        if key not in fields:
-            raise SystemExit(f"unknown option --{key}; known: {', '.join(fields)}")
-        current = getattr(config, key)
-        if isinstance(current, tuple):
-            setattr(config, key, tuple(int(v) for v in value.split(",")))
-        else:
-            setattr(config, key, type(current)(value))
-    return config
 
 
 class EmotionNet(nn.Module):

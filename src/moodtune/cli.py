@@ -420,9 +420,10 @@ def _run_library_add(
 def _print_library(doc: dict[str, Any]) -> None:
     stderr.print(
         f"{doc['root']}: {doc['scanned']} audio files, {doc['added']} added, "
-        f"{doc['unchanged']} unchanged, {doc['moved']} moved, {doc['duplicates']} duplicates, "
+        f"{doc['updated']} updated, {doc['unchanged']} unchanged, {doc['moved']} moved, "
+        f"{doc['duplicates']} duplicates, "
         f"{len(doc['failed'])} failed, {len(doc['skipped'])} skipped"
-        + (f" ({doc['x_real_time']}x real time)" if doc["added"] else "")
+        + (f" ({doc['x_real_time']}x real time)" if doc["x_real_time"] else "")
     )
     for item in (doc["failed"] + doc["skipped"])[:20]:
         stderr.print(f"  {item['path']}: {item['reason']}", highlight=False)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from mutagen.flac import FLAC, Picture
+from mutagen.oggvorbis import OggVorbis
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -203,3 +204,29 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
         embeddings = connection.scalar(select(func.count()).select_from(TrackEmbedding))
     assert len(hashes) == len(set(hashes)) == len(names) == embeddings
     engine.dispose()
+
+
+def test_a_retagged_file_is_updated_in_place(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    song = tmp_path / "music" / "song.ogg"
+    song.parent.mkdir()
+    shutil.copy(DEMO / "etr_1.ogg", song)
+    storage = LocalStorage(tmp_path / "objects")
+    assert add_library(song.parent, session_factory=session_factory, storage=storage).added == 1
+    with session_factory() as session:
+        first_id = session.scalars(select(Track.id)).one()
+
+    os.utime(song, (1_000_000_000, 1_000_000_000))  # touched, same bytes
+    touched = add_library(song.parent, session_factory=session_factory, storage=storage)
+    assert (touched.added, touched.updated, touched.unchanged) == (0, 0, 1)
+
+    audio = OggVorbis(str(song))
+    audio["title"] = "Renamed in my tagger"
+    audio.save()
+    retagged = add_library(song.parent, session_factory=session_factory, storage=storage)
+    assert (retagged.added, retagged.updated) == (0, 1)
+    with session_factory() as session:
+        track = session.scalars(select(Track)).one()
+        embeddings = session.scalar(select(func.count()).select_from(TrackEmbedding))
+    assert (track.id, track.title, embeddings) == (first_id, "Renamed in my tagger", 1)

@@ -6,8 +6,6 @@ patches. Normalisation and label names are read from the ONNX metadata, so train
 serving cannot drift apart; the file's sha256 is checked against its sidecar JSON at load.
 """
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from moodtune.errors import InvalidInput, ModelError
+from moodtune.checked_onnx import load_checked
+from moodtune.errors import InvalidInput
 
 __all__ = ["DEFAULT_AUDIO_MODEL", "AudioModel", "ModelOutput", "patches"]
 
@@ -80,28 +79,8 @@ class AudioModel:
     @classmethod
     def from_path(cls, sidecar: Path = DEFAULT_AUDIO_MODEL, *, threads: int = 1) -> "AudioModel":
         """Load a model described by its sidecar JSON, refusing a file whose checksum differs."""
-        import onnxruntime as ort
-
-        try:
-            spec = json.loads(sidecar.read_text())
-            model_path = sidecar.parent / spec["file"]
-            data = model_path.read_bytes()
-        except (OSError, KeyError, ValueError) as exc:
-            raise ModelError(f"cannot read audio model {sidecar}: {exc}") from exc
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != spec["sha256"]:
-            raise ModelError(
-                f"checksum mismatch for {model_path.name}: the file is damaged or was replaced",
-                expected=spec["sha256"],
-                actual=digest,
-            )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(
-            data, sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        return cls(session, dict(session.get_modelmeta().custom_metadata_map), digest)
+        model = load_checked(sidecar, what="audio", threads=threads)
+        return cls(model.session, model.metadata, model.sha256)
 
     def run(self, mels: Sequence[np.ndarray], *, hop: int | None = None) -> ModelOutput:
         """Score log-mel spectrograms (one per analysed window) as one track.

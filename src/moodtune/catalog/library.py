@@ -18,7 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,6 +46,7 @@ class LibraryReport:
     root: str
     scanned: int = 0
     added: int = 0
+    updated: int = 0  # same path, new content (re-tagged, re-encoded): analysed again
     unchanged: int = 0
     moved: int = 0
     duplicates: int = 0
@@ -105,6 +106,7 @@ class _Job:
     content_hash: str
     size: int
     mtime: float
+    replaces: int | None = None  # track id of this path's row when the file's content changed
 
 
 @dataclass(frozen=True)
@@ -136,11 +138,10 @@ def _plan(
         known = {
             row.audio_path: row
             for row in session.execute(
-                select(Track.id, Track.audio_path, Track.file_size, Track.file_mtime).where(
-                    Track.content_hash.is_not(None)
-                )
+                select(Track.id, Track.audio_path, Track.file_size, Track.file_mtime,
+                       Track.content_hash).where(Track.content_hash.is_not(None))
             ).all()
-        }
+        }  # fmt: skip
     jobs: list[_Job] = []
     planned: set[str] = set()
     for path in files:
@@ -160,17 +161,27 @@ def _plan(
         with session_scope(session_factory) as session:
             stored = session.scalar(select(Track).where(Track.content_hash == digest))
             if stored is not None:
-                old = Path(stored.audio_path) if stored.audio_path else None
-                if old is not None and old != path and not old.exists():
-                    stored.audio_path, stored.file_size = str(path), stat.st_size
-                    stored.file_mtime = stat.st_mtime
-                    report.moved += 1
-                else:
-                    report.duplicates += 1
+                report.unchanged += _settle_known_content(stored, path, stat, report)
                 continue
         planned.add(digest)
-        jobs.append(_Job(path, digest, stat.st_size, stat.st_mtime))
+        replaces = row.id if row is not None else None  # same path, new content: re-analyse
+        jobs.append(_Job(path, digest, stat.st_size, stat.st_mtime, replaces))
     return jobs
+
+
+def _settle_known_content(
+    stored: Track, path: Path, stat: os.stat_result, report: LibraryReport
+) -> int:
+    """Content already stored: same file touched (1, unchanged), moved, or a duplicate (0)."""
+    old = Path(stored.audio_path) if stored.audio_path else None
+    if old == path or (old is not None and not old.exists()):
+        if old != path:
+            report.moved += 1
+        stored.audio_path = str(path)
+        stored.file_size, stored.file_mtime = stat.st_size, stat.st_mtime
+        return int(old == path)
+    report.duplicates += 1
+    return 0
 
 
 def _store(done: _Done, *, session: Session, storage: Storage, copy: bool) -> None:
@@ -184,24 +195,32 @@ def _store(done: _Done, *, session: Session, storage: Storage, copy: bool) -> No
     if tags.cover and tags.cover_mime in _IMAGE_SUFFIX:
         cover_key = f"covers/{digest[:2]}/{digest}{_IMAGE_SUFFIX[tags.cover_mime]}"
         storage.put(cover_key, tags.cover)
-    track = Track(
-        source=LIBRARY_SOURCE,
-        title=tags.title,
-        artists=tags.artists,
-        album=tags.album,
-        year=tags.year,
-        search_text=" ".join([tags.title, *tags.artists, tags.album or ""]).casefold().strip(),
+    values = {
+        "source": LIBRARY_SOURCE,
+        "title": tags.title,
+        "artists": tags.artists,
+        "album": tags.album,
+        "year": tags.year,
+        "search_text": " ".join([tags.title, *tags.artists, tags.album or ""]).casefold().strip(),
         **analysis.features,
-        estimators=analysis.estimators,
-        audio_path=str(job.path),
-        audio_key=audio_key,
-        audio_mime=AUDIO_MIME[job.path.suffix.lower()],
-        cover_key=cover_key,
-        content_hash=digest,
-        file_size=job.size,
-        file_mtime=job.mtime,
-    )
-    session.add(track)
+        "estimators": analysis.estimators,
+        "audio_path": str(job.path),
+        "audio_key": audio_key,
+        "audio_mime": AUDIO_MIME[job.path.suffix.lower()],
+        "cover_key": cover_key,
+        "content_hash": digest,
+        "file_size": job.size,
+        "file_mtime": job.mtime,
+    }
+    track = session.get(Track, job.replaces) if job.replaces is not None else None
+    if track is None:
+        track = Track(**values)
+        session.add(track)
+    else:  # keep the id (feedback and playlists point to it), replace everything else
+        for name, value in values.items():
+            setattr(track, name, value)
+        session.execute(delete(TrackEmbedding).where(TrackEmbedding.track_id == track.id))
+        session.execute(delete(track_genres).where(track_genres.c.track_id == track.id))
     session.flush()
     session.add(
         TrackEmbedding(
@@ -232,7 +251,10 @@ def _record(
     except IntegrityError:  # another process stored the same content meanwhile
         report.duplicates += 1
         return
-    report.added += 1
+    if done.job.replaces is None:
+        report.added += 1
+    else:
+        report.updated += 1
     report.audio_seconds += done.analysis.duration_s
 
 

@@ -6,15 +6,14 @@ crop taken from a detector box (how much margin, how far down) was calibrated on
 whole-head photos and lives in the model's sidecar JSON with its checksum.
 """
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from moodtune.errors import InvalidInput, ModelError
+from moodtune.checked_onnx import load_checked
+from moodtune.errors import InvalidInput
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -103,29 +102,8 @@ class OnnxEmotionClassifier:
         cls, sidecar: Path = DEFAULT_MODEL, *, threads: int = 1
     ) -> "OnnxEmotionClassifier":
         """Load a model described by its sidecar JSON, refusing a file whose checksum differs."""
-        import onnxruntime as ort
-
-        try:
-            spec = json.loads(sidecar.read_text())
-            model_path = sidecar.parent / spec["file"]
-            data = model_path.read_bytes()
-        except (OSError, KeyError, ValueError) as exc:
-            raise ModelError(f"cannot read emotion model {sidecar}: {exc}") from exc
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != spec["sha256"]:
-            raise ModelError(
-                f"checksum mismatch for {model_path.name}: the file is damaged or was replaced",
-                expected=spec["sha256"],
-                actual=digest,
-            )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(
-            data, sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        metadata = dict(session.get_modelmeta().custom_metadata_map)
-        return cls(session, metadata, CropSpec(**spec.get("crop", {})))
+        model = load_checked(sidecar, what="emotion", threads=threads)
+        return cls(model.session, model.metadata, CropSpec(**model.spec.get("crop", {})))
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities, ``softmax(mean(logits(x), logits(flip(x))) / T)``.
