@@ -4,11 +4,11 @@
 
 Workloads: the demo library (14 full tracks, 44 min; the same recordings as the shared
 music_full_tracks.tar) and, when ../shared/data is present, the 158 game/GTZAN clips of
-music_clips.tar (30 s each). Each is imported into a fresh SQLite database with 1 and 2 worker
-processes (tags, content hash, decode, log-mel, CNN, DSP, DB writes, everything), and the
-ratio of audio seconds to wall seconds is reported ("x real time"). The profile times each
-stage of the analysis of the demo library in one process. Prints one JSON object and writes
-bench/results/analysis_throughput.json.
+music_clips.tar (30 s each) and the 764 4Q clips of music_emotion.tar (15 s each). Each is
+imported into a fresh SQLite database with 1 and 2 worker processes (tags, content hash,
+decode, log-mel, CNN, DSP, DB writes, everything), and the ratio of audio seconds to wall
+seconds is reported ("x real time"). The profile times each stage of the analysis of the demo
+library in one process. Prints one JSON object and writes bench/results/analysis_throughput.json.
 """
 
 import argparse
@@ -35,6 +35,18 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "analysis_throughput.json"
 TARGET_X_REAL_TIME = 300.0
 PEER_TRACKS_PER_HOUR = 400  # AudioMuse-AI on a modern CPU, as quoted in issue 3
+
+
+def unpack_audio(tar_path: Path, into: Path) -> Path:
+    """The .ogg files of a shared tar, flat in one folder."""
+    into.mkdir(parents=True)
+    with tarfile.open(tar_path) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.endswith(".ogg"):
+                source = tar.extractfile(member)
+                assert source is not None
+                (into / Path(member.name).name).write_bytes(source.read())
+    return into
 
 
 def import_once(folder: Path, workers: int, work: Path) -> dict[str, object]:
@@ -103,16 +115,10 @@ def main() -> None:
     workloads = {"demo_library": REPO / "demo" / "music"}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        clips_tar = args.shared / "music_clips.tar"
-        if clips_tar.exists():
-            with tarfile.open(clips_tar) as tar:
-                for member in tar.getmembers():
-                    if member.isfile() and member.name.endswith(".ogg"):
-                        source = tar.extractfile(member)
-                        assert source is not None
-                        (work / "clips").mkdir(exist_ok=True)
-                        (work / "clips" / Path(member.name).name).write_bytes(source.read())
-            workloads["music_clips_30s"] = work / "clips"
+        for name, tar_name in (("music_clips_30s", "music_clips.tar"),
+                               ("music_emotion_15s", "music_emotion.tar")):  # fmt: skip
+            if (args.shared / tar_name).exists():
+                workloads[name] = unpack_audio(args.shared / tar_name, work / name)
         runs = {
             name: [import_once(folder, workers, work) for workers in (1, 2)]
             for name, folder in workloads.items()

@@ -153,6 +153,13 @@ def main() -> None:
     }
     style_test = [c for c in clips if c.quadrant < 0 and c.split == "test"]
     style_heldout = [c for c in clips if c.split == "heldout"]
+    counts = Counter(style for c in clips if c.split == "train" for style in c.styles)
+    frequent = counts.most_common(1)[0][0]
+
+    def frequent_baseline(selected: list[audio_data.Clip]) -> float:
+        """Top-1 accuracy of always answering the most frequent training style."""
+        return round(float(np.mean([frequent in c.styles for c in selected])), 3)
+
     doc = {
         "benchmark": "audio_quality",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -167,6 +174,12 @@ def main() -> None:
         "style_test_tracks": style_top1(analyse(style_test), style_test),
         "style_heldout_sources": style_top1(analyse(style_heldout), style_heldout),
         "style_4q_test_allmusic_genres": style_top1(test, emotion["test"]),
+        "style_baseline_most_frequent": {
+            "style": frequent,
+            "test_tracks": frequent_baseline(style_test),
+            "heldout_sources": frequent_baseline(style_heldout),
+            "4q_test": frequent_baseline(emotion["test"]),
+        },
     }
     RESULTS.write_text(json.dumps(doc, indent=2) + "\n")
     print(json.dumps(doc, indent=2))

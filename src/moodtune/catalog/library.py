@@ -13,6 +13,8 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -285,6 +287,8 @@ def add_library(
             _record(result(), report, session_factory, storage, copy)
         except MoodtuneError as exc:
             report.failed.append({"path": str(job.path), "reason": exc.message})
+        except BrokenProcessPool:
+            raise  # the pool itself died: not this file's fault, stop (see _run_pool)
         except Exception as exc:  # one bad file must not stop a library import
             log.exception("analysis of %s failed", job.path)
             report.failed.append({"path": str(job.path), "reason": f"unexpected error: {exc!r}"})
@@ -301,6 +305,27 @@ def add_library(
     return report
 
 
+#: Thread pools of the numeric libraries; each worker gets one thread (as joblib does for its
+#: workers): N processes x N BLAS threads on N cores run slower than one process.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def _single_threaded_children() -> Iterator[None]:
+    """Spawned workers read their thread limits from the environment they inherit."""
+    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+    for name, value in saved.items():
+        os.environ[name] = value or "1"
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _run_pool(
     jobs: list[_Job],
     workers: int,
@@ -308,12 +333,15 @@ def _run_pool(
     finish: Callable[[_Job, Callable[[], _Done]], None],
 ) -> None:
     """Keep at most 2 jobs per worker in flight, so Ctrl-C abandons little work."""
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=get_context("spawn"),  # no inherited DB connections or threads
-        initializer=_init_worker,
-        initargs=(model_path,),
-    ) as pool:
+    with (
+        _single_threaded_children(),
+        ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),  # no inherited DB connections or threads
+            initializer=_init_worker,
+            initargs=(model_path,),
+        ) as pool,
+    ):
         pending: dict[Future[_Done], _Job] = {}
         queue = iter(jobs)
         try:
@@ -325,6 +353,12 @@ def _run_pool(
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     finish(pending.pop(future), future.result)
+        except BrokenProcessPool as exc:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise MoodtuneError(
+                "an analysis worker process died (out of memory or killed); the files finished "
+                "so far are stored, run the same command again to resume"
+            ) from exc
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
