@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
-from moodtune.catalog.library import add_library
+from moodtune.catalog.library import LibraryReport, add_library, scan
 from moodtune.catalog.models import Track, TrackEmbedding
 from moodtune.storage import LocalStorage
 
@@ -230,3 +230,24 @@ def test_a_retagged_file_is_updated_in_place(
         track = session.scalars(select(Track)).one()
         embeddings = session.scalar(select(func.count()).select_from(TrackEmbedding))
     assert (track.id, track.title, embeddings) == (first_id, "Renamed in my tagger", 1)
+
+
+def test_a_directory_that_cannot_be_listed_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same path as above for root, who can read every directory: listing it fails."""
+    _wav(tmp_path / "music" / "ok.wav", rate=22050, channels=1)
+    _wav(tmp_path / "music" / "locked" / "hidden.wav", rate=22050, channels=1)
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)  # os.walk lists directories with os.scandir
+    report = LibraryReport(root=str(tmp_path))
+    assert [p.name for p in scan(tmp_path / "music", report)] == ["ok.wav"]
+    assert report.skipped == [
+        {"path": str(tmp_path / "music" / "locked"), "reason": "Permission denied"}
+    ]
