@@ -53,7 +53,7 @@ class CatalogIndex:
         with self.session_factory() as session:
             version = repo.catalog_version(session=session)
             matrix = load_matrix(session)
-            ids, vectors, _ = repo.embedding_matrix(session=session)
+            ids, vectors = repo.embedding_matrix(session=session)
         self.embeddings = EmbeddingTable(ids, vectors)
         self.matrix, self.version, self.tracks_in_db = matrix, version, version[0]
         self._checked_at = time.monotonic()

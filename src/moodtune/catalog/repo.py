@@ -255,28 +255,22 @@ def matrix_columns(*, session: Session) -> dict[str, Any]:
     }
 
 
-def embedding_matrix(*, session: Session) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(track ids int64 (n,), unit-norm float32 (n, dim), model names) of analysed tracks.
+def embedding_matrix(*, session: Session) -> tuple[np.ndarray, np.ndarray]:
+    """(track ids int64 (n,), unit-norm float32 (n, dim)) of analysed tracks.
 
     Vectors of another dimension than the majority (an older model) are left out.
     """
     rows = session.execute(
-        select(TrackEmbedding.track_id, TrackEmbedding.vector, TrackEmbedding.model).order_by(
-            TrackEmbedding.track_id
-        )
+        select(TrackEmbedding.track_id, TrackEmbedding.vector).order_by(TrackEmbedding.track_id)
     ).all()
     if not rows:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
     vectors = [np.frombuffer(r.vector, dtype="<f4") for r in rows]
     dim = Counter(len(v) for v in vectors).most_common(1)[0][0]
     keep = [i for i, v in enumerate(vectors) if len(v) == dim]
     matrix = np.stack([vectors[i] for i in keep]).astype(np.float32)
     matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    return (
-        np.array([rows[i].track_id for i in keep], np.int64),
-        matrix,
-        [rows[i].model for i in keep],
-    )
+    return np.array([rows[i].track_id for i in keep], np.int64), matrix
 
 
 def embedding_styles(ids: Sequence[int], *, session: Session) -> dict[int, dict[str, float]]:
