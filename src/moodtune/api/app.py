@@ -3,9 +3,11 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from moodtune import __version__
@@ -22,6 +24,7 @@ from moodtune.vision.pipeline import EmotionPipeline
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 
 def _load_vision(settings: Settings) -> EmotionPipeline | Exception:
@@ -85,8 +88,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
     @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    def home() -> FileResponse:
+        """The web app: a static page that talks to the API (no build step, no CDN)."""
+        return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
     return app

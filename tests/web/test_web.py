@@ -1,0 +1,166 @@
+"""The web page in a real browser against the real backend (Debian chromium + Playwright)."""
+
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from moodtune.catalog.db import create_db_engine
+from moodtune.catalog.models import FeedbackEvent
+from moodtune.config import Settings
+from tests.web.conftest import REPO, SCREENSHOTS
+
+FACE = REPO / "tests" / "fixtures" / "astronaut.jpg"
+NO_FACE = REPO / "tests" / "fixtures" / "coffee.jpg"
+
+
+def _upload(page: Page, path: Path = FACE) -> None:
+    page.set_input_files("#file-input", str(path))
+
+
+def _screenshot(page: Page, name: str) -> None:
+    """The result at the top of the viewport, as a listener sees it (for the README)."""
+    page.evaluate("document.getElementById('result').scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(400)  # let the smooth scroll and images settle
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def _feedback(settings: Settings) -> list[tuple[str, int | None]]:
+    engine = create_db_engine(settings.database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(FeedbackEvent.kind, FeedbackEvent.position_ms).order_by(FeedbackEvent.id)
+        ).all()
+    engine.dispose()
+    return [(kind, position) for kind, position in rows]
+
+
+def test_a_face_photo_gives_boxes_bars_map_and_a_playlist(page: Page) -> None:
+    _upload(page)
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator(".box")).to_have_count(1)
+    expect(page.locator(".box")).to_contain_text("happy")
+    expect(page.locator(".face-bars [role=meter]")).to_have_count(7)
+    expect(page.locator("#mood-message")).to_have_text(
+        "You look happy. Here is music that feels the same."
+    )
+    expect(page.locator("#playlist .track")).to_have_count(10)
+    expect(page.locator("#playlist .track").first.locator(".reasons li").first).not_to_be_empty()
+    expect(page.locator("#circumplex .map-mood")).to_have_count(1)
+    _screenshot(page, "light")
+
+    page.check("input[value=journey]")
+    page.fill("#length", "5")
+    with page.expect_response("**/api/v1/recommendations") as answer:
+        page.click("#new-list")  # same photo, new parameters, nothing uploaded again
+    assert answer.value.ok
+    expect(page.locator("#playlist .track")).to_have_count(5)
+    expect(page.locator("#circumplex .map-path")).to_have_count(1)
+
+
+def test_the_player_plays_skips_loops_and_records_feedback(
+    page: Page, web_settings: Settings
+) -> None:
+    page.check("#playable")
+    _upload(page)
+    tracks = page.locator("#playlist .track")
+    expect(tracks).to_have_count(4)  # only the analysed library can play here
+    tracks.nth(0).locator(".play-track").click()
+    page.wait_for_function("document.getElementById('audio').currentTime > 0.3")
+    expect(tracks.nth(0)).to_have_class("track playing")
+    expect(page.locator("#play")).to_have_attribute("aria-label", "Pause")
+
+    page.click("#next")
+    expect(tracks.nth(1)).to_have_class("track playing")
+    page.wait_for_function("document.getElementById('audio').currentTime > 0.2")
+    page.click("#prev")
+    expect(tracks.nth(0)).to_have_class("track playing")
+    page.click("#prev")  # before the first: the last
+    expect(tracks.nth(3)).to_have_class("track playing")
+    page.click("#next")  # after the last: loops to the start
+    expect(tracks.nth(0)).to_have_class("track playing")
+
+    page.evaluate("document.activeElement.blur()")  # on a focused button, space presses it
+    page.keyboard.press("Space")  # keyboard shortcut: space pauses
+    page.wait_for_function("document.getElementById('audio').paused")
+    page.keyboard.press("Shift+ArrowRight")  # and shift+right goes to the next track
+    expect(tracks.nth(1)).to_have_class("track playing")
+    page.keyboard.press("Space")
+    page.wait_for_function("document.getElementById('audio').paused")
+    tracks.nth(2).locator(".like").click()
+    expect(tracks.nth(2).locator(".like")).to_have_attribute("aria-pressed", "true")
+    events = _feedback(web_settings)
+    assert ("like", None) in events
+    skips = [position for kind, position in events if kind == "skip"]
+    assert skips and all(p is not None for p in skips) and max(skips) > 0  # with the position
+    assert [kind for kind, _ in events].count("play") >= 4
+
+
+def test_a_photo_without_a_face_explains_what_to_do(page: Page) -> None:
+    _upload(page, NO_FACE)
+    expect(page.locator(".toast.error")).to_contain_text("No face found. Face the camera")
+    expect(page.locator("#result")).to_be_hidden()
+
+
+def test_files_that_are_not_photos_get_the_type_message(page: Page) -> None:
+    page.set_input_files(
+        "#file-input", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}]
+    )
+    expect(page.locator(".toast.error")).to_contain_text("not a photo")
+    page.locator(".toast button.ghost").first.click()
+    fake = {"name": "fake.jpg", "mimeType": "image/jpeg", "buffer": b"not really a jpeg" * 20}
+    with page.expect_response("**/api/v1/mood-playlist") as answer:
+        page.set_input_files("#file-input", files=[fake])
+    assert answer.value.status == 415
+    expect(page.locator(".toast.error")).to_contain_text("not a photo")
+
+
+def test_theme_and_language_survive_a_reload(page: Page) -> None:
+    page.click("#theme-toggle")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    _upload(page)
+    expect(page.locator("#playlist .track")).to_have_count(10)
+    _screenshot(page, "dark")
+
+    page.click("#lang-toggle")
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    expect(page.locator("#mood-message")).to_contain_text("Вы выглядите счастливым")
+    _screenshot(page, "ru")
+
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    expect(page.locator("#input-title")).to_have_text("Ваше фото")
+
+
+def test_webcam_capture_with_a_fake_camera(page: Page) -> None:
+    page.click("#camera-open")
+    expect(page.locator("#camera-video")).to_be_visible()
+    page.wait_for_function("document.getElementById('camera-video').videoWidth > 0")
+    with page.expect_response("**/api/v1/mood-playlist", timeout=15_000) as answer:
+        page.click("#camera-shoot")  # countdown, capture, upload
+    # Chromium's fake camera shows a test pattern, not a face: the whole path ran, and the
+    # listener gets the no-face advice.
+    assert answer.value.status == 422
+    expect(page.locator(".toast.error")).to_contain_text("No face found")
+    expect(page.locator("#camera")).to_be_hidden()
+    expect(page.locator("#camera-open")).to_have_text("Take another photo")
+
+
+def test_a_360px_phone_has_no_horizontal_scroll(browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        is_mobile=True,
+        device_scale_factor=2,
+        locale="en-US",
+    )
+    page = context.new_page()
+    page.goto(live_server)
+    page.wait_for_selector("body[data-ready='true']")
+    _upload(page)
+    expect(page.locator("#playlist .track")).to_have_count(10)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"the page is {width}px wide at a 360px viewport"
+    _screenshot(page, "mobile")
+    context.close()
