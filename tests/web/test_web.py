@@ -164,3 +164,40 @@ def test_a_360px_phone_has_no_horizontal_scroll(browser, live_server: str) -> No
     assert width <= 360, f"the page is {width}px wide at a 360px viewport"
     _screenshot(page, "mobile")
     context.close()
+
+
+def test_a_failed_request_offers_a_retry_and_loading_is_shown(page: Page) -> None:
+    attempts: list[str] = []
+
+    def flaky(route) -> None:  # type: ignore[no-untyped-def]
+        attempts.append(route.request.url)
+        if len(attempts) == 1:
+            route.abort("connectionrefused")  # the server is unreachable once
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/mood-playlist", flaky)
+    _upload(page)
+    toast = page.locator(".toast.error")
+    expect(toast).to_contain_text("cannot be reached")
+    toast.get_by_role("button", name="Try again").click()
+    expect(page.locator("#busy")).to_be_visible()  # the page stays responsive while it works
+    expect(page.locator("#playlist .track")).to_have_count(10)
+    expect(page.locator("#busy")).to_be_hidden()
+    assert len(attempts) == 2
+
+
+def test_every_control_has_an_accessible_name(page: Page) -> None:
+    _upload(page)
+    expect(page.locator("#playlist .track")).to_have_count(10)
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('button, input, select, a[href], [role=meter]')]
+            .filter((el) => el.offsetParent !== null || el.type === 'range')
+            .filter((el) => !(el.getAttribute('aria-label') || el.textContent.trim()
+                              || (el.labels && el.labels.length)))
+            .map((el) => el.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+    page.keyboard.press("Tab")  # the first stop is the skip link, and focus is visible
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert page.evaluate("document.activeElement.className") == "skip-link" and outline != "none"

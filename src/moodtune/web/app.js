@@ -118,6 +118,7 @@ function setBusy(busy) {
   document.body.classList.toggle("busy", busy);
   $("new-list").disabled = busy || !state.emotions;
   $("dropzone").setAttribute("aria-busy", String(busy));
+  $("busy").hidden = !busy;
 }
 
 async function analysePhoto(file) {
