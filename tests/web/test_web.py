@@ -1,5 +1,6 @@
 """The web page in a real browser against the real backend (Debian chromium + Playwright)."""
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -201,3 +202,25 @@ def test_every_control_has_an_accessible_name(page: Page) -> None:
     page.keyboard.press("Tab")  # the first stop is the skip link, and focus is visible
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert page.evaluate("document.activeElement.className") == "skip-link" and outline != "none"
+
+
+def test_catalog_tracks_offer_spotify_and_a_new_photo_stops_the_music(page: Page) -> None:
+    _upload(page)
+    tracks = page.locator("#playlist .track")
+    expect(tracks).to_have_count(10)
+    tracks.nth(0).locator(".play-track").click()  # a catalog track: no audio file here
+    expect(page.locator("#spotify")).to_be_visible()
+    expect(page.locator("#spotify-link")).to_have_attribute(
+        "href", re.compile(r"^https://open\.spotify\.com/track/")
+    )
+    expect(page.locator("#spotify")).to_contain_text("needs internet and a Spotify account")
+
+    page.check("#playable")
+    page.click("#new-list")
+    expect(tracks).to_have_count(4)
+    tracks.nth(0).locator(".play-track").click()
+    page.wait_for_function("document.getElementById('audio').currentTime > 0.2")
+    expect(page.locator("#spotify")).to_be_hidden()
+    _upload(page)  # a new photo stops the music (seed 000)
+    page.wait_for_function("document.getElementById('audio').paused")
+    expect(page.locator("#now-title")).to_have_text("Nothing playing")
