@@ -224,3 +224,19 @@ def test_catalog_tracks_offer_spotify_and_a_new_photo_stops_the_music(page: Page
     _upload(page)  # a new photo stops the music (seed 000)
     page.wait_for_function("document.getElementById('audio').paused")
     expect(page.locator("#now-title")).to_have_text("Nothing playing")
+
+
+def test_a_denied_camera_is_explained(browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(locale="en-US")
+    # The listener says "block" in the permission prompt: the browser rejects the request.
+    context.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () => Promise.reject("
+        "new DOMException('Permission denied', 'NotAllowedError'));"
+    )
+    page = context.new_page()
+    page.goto(live_server)
+    page.wait_for_selector("body[data-ready='true']")
+    page.click("#camera-open")
+    expect(page.locator("#camera-note")).to_have_text(re.compile("Camera access was denied"))
+    expect(page.locator("#camera")).to_be_hidden()
+    context.close()
