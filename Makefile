@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/recommend_latency.py
 	$(BIN)/python bench/analysis_throughput.py
 	$(BIN)/python bench/audio_quality.py   # needs ../shared/data
+	$(BIN)/python bench/taste_eval.py      # needs ../shared/data
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -2,17 +2,41 @@
 so ``POST /recommendations`` and ``moodtune recommend --json`` give the same answer."""
 
 import secrets
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from moodtune.catalog import repo
-from moodtune.catalog.models import Track
+from moodtune.catalog.index import CatalogIndex
+from moodtune.catalog.models import FeedbackEvent, Track
 from moodtune.recommend import MoodPlan, RankedTrack, RankQuery, TrackMatrix, plan_mood, rank
 from moodtune.recommend.mood import EmotionInput, Goal, Strategy
 from moodtune.recommend.rank import Popularity
+from moodtune.recommend.taste import (
+    DEFAULT_MODEL,
+    Event,
+    EventKind,
+    fit_taste,
+    labels_from_events,
+)
 
-__all__ = ["PlaylistParams", "PlaylistResult", "recommend_playlist"]
+__all__ = [
+    "TASTE_WEIGHTS",
+    "PlaylistParams",
+    "PlaylistResult",
+    "listener_taste",
+    "recommend_playlist",
+    "taste_summary",
+]
+
+Personalization = Literal["low", "medium", "high"]
+#: Seed 002's personalization levels: the taste score's share of a track's score.
+TASTE_WEIGHTS: Mapping[str, float] = {"low": 0.0, "medium": 0.3, "high": 0.6}
+_TASTE_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -24,6 +48,7 @@ class PlaylistParams:
     popularity: Popularity = "any"
     allow_explicit: bool = True
     playable_only: bool = False
+    personalization: Personalization = "medium"
     seed: int | None = None
     preset: str = "russell"
     goal: Goal = "auto"
@@ -38,7 +63,11 @@ class PlaylistResult:
 
 
 def recommend_playlist(
-    params: PlaylistParams, *, matrix: TrackMatrix, session: Session
+    params: PlaylistParams,
+    *,
+    matrix: TrackMatrix,
+    session: Session,
+    taste: np.ndarray | None = None,
 ) -> PlaylistResult:
     """Plan the mood, rank the matrix and load the chosen tracks' rows.
 
@@ -61,6 +90,8 @@ def recommend_playlist(
         popularity=params.popularity,
         allow_explicit=params.allow_explicit,
         playable_only=params.playable_only,
+        taste=taste,
+        taste_weight=TASTE_WEIGHTS[params.personalization] if taste is not None else 0.0,
         seed=seed,
     )
     ranked = rank(matrix, query)
@@ -68,3 +99,52 @@ def recommend_playlist(
     return PlaylistResult(
         plan=plan, seed=seed, ranked=[r for r in ranked if r.id in tracks], tracks=tracks
     )
+
+
+def _as_events(rows: list[FeedbackEvent]) -> list[Event]:
+    return [Event(r.track_id, cast(EventKind, r.kind), r.position_ms) for r in rows]
+
+
+def listener_taste(listener_id: str, *, index: CatalogIndex, session: Session) -> np.ndarray | None:
+    """Taste scores (0..1) of one listener for every row of the current matrix, or None while
+    nothing they liked is known. Refitted only when their feedback or the catalog changed."""
+    matrix, space = index.current(), index.taste_space
+    events = repo.feedback_of(listener_id, session=session)
+    if not events or space is None or not np.array_equal(space.ids, matrix.ids):
+        return None  # (the space of a rebuild in progress may not match this matrix yet)
+    key = (listener_id, len(events), events[-1].id, id(matrix))
+    if key not in index.taste_cache:
+        labels = labels_from_events(_as_events(events))
+        model = fit_taste(space, labels, model=DEFAULT_MODEL)
+        if len(index.taste_cache) >= _TASTE_CACHE_SIZE:
+            index.taste_cache.pop(next(iter(index.taste_cache)))
+        index.taste_cache[key] = model.score(space.vectors) if model is not None else None
+    return index.taste_cache[key]
+
+
+def taste_summary(listener_id: str, *, session: Session) -> dict[str, object]:
+    """What the taste model works from, in words a web page can show."""
+    events = repo.feedback_of(listener_id, session=session)
+    labels = labels_from_events(_as_events(events))
+    liked = [t for t, v in labels.items() if v > 0]
+    tracks = repo.tracks_by_ids(liked, session=session)
+
+    def typical(name: str) -> float | None:
+        values = [getattr(t, name) for t in tracks.values() if getattr(t, name) is not None]
+        return round(float(np.median(values)), 3) if values else None
+
+    genres = Counter(g.name for t in tracks.values() for g in t.genres)
+    styles: Counter[str] = Counter()
+    for style in repo.embedding_styles(liked, session=session).values():
+        styles.update(k for k, v in style.items() if v >= 0.35)
+    return {
+        "events": len(events),
+        "liked": len(liked),
+        "disliked": sum(1 for v in labels.values() if v < 0),
+        "model": DEFAULT_MODEL,
+        "valence": typical("valence"),
+        "energy": typical("energy"),
+        "tempo": typical("tempo"),
+        "top_genres": [g for g, _ in genres.most_common(5)],
+        "top_styles": [s for s, _ in styles.most_common(5)],
+    }

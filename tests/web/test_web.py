@@ -240,3 +240,17 @@ def test_a_denied_camera_is_explained(browser, live_server: str) -> None:  # typ
     expect(page.locator("#camera-note")).to_have_text(re.compile("Camera access was denied"))
     expect(page.locator("#camera")).to_be_hidden()
     context.close()
+
+
+def test_likes_teach_the_page_your_taste(page: Page) -> None:
+    expect(page.locator("#taste-note")).to_contain_text("Like or skip a few tracks")
+    page.select_option("#personalization", "high")
+    _upload(page)
+    tracks = page.locator("#playlist .track")
+    expect(tracks).to_have_count(10)
+    for i in range(3):
+        tracks.nth(i).locator(".like").click()
+    expect(page.locator("#taste-note")).to_contain_text("Learned from 3 tracks you liked")
+    with page.expect_request("**/api/v1/recommendations") as sent:
+        page.click("#new-list")
+    assert sent.value.post_data_json["personalization"] == "high"

@@ -81,6 +81,20 @@ class SimilarOut(BaseModel):
     tracks: list[SimilarTrackOut]
 
 
+class TasteOut(BaseModel):
+    """What moodtune has learned of this listener's taste so far."""
+
+    events: int
+    liked: int = Field(description="Tracks with a positive signal (likes, completed plays).")
+    disliked: int = Field(description="Tracks with a negative signal (dislikes, early skips).")
+    model: str
+    valence: float | None = Field(description="Typical valence of liked tracks, 0..1.")
+    energy: float | None = Field(description="Typical energy of liked tracks, 0..1.")
+    tempo: float | None = Field(description="Typical tempo of liked tracks, BPM.")
+    top_genres: list[str]
+    top_styles: list[str] = Field(description="Styles the audio model hears in liked tracks.")
+
+
 class TrackPage(BaseModel):
     items: list[TrackOut]
     total: int
@@ -118,13 +132,22 @@ class RecommendIn(BaseModel):
         default=False,
         description="Only tracks moodtune can stream itself (your analysed music library).",
     )
+    personalization: Literal["low", "medium", "high"] = Field(
+        default="medium",
+        description="How much the listener's taste (learned from their likes, dislikes and "
+        "skips) weighs against the mood: low = not at all, medium = 30 %, high = 60 %.",
+    )
     seed: int | None = Field(
         default=None, ge=0, le=2**31 - 1, description="Same seed, same playlist."
     )
     preset: str = Field(
         default="russell", description=f"Feature mapping preset: {', '.join(PRESETS)}."
     )
-    listener_id: str | None = Field(default=None, description="Reserved for personalization.")
+    listener_id: str | None = Field(
+        default=None,
+        description="Ignored: the listener is the one behind the moodtune_listener cookie, so "
+        "nobody can use another listener's taste.",
+    )
 
     @model_validator(mode="after")
     def _one_mood(self) -> "RecommendIn":
@@ -150,6 +173,7 @@ class RecommendIn(BaseModel):
             popularity=self.popularity,
             allow_explicit=self.explicit,
             playable_only=self.playable_only,
+            personalization=self.personalization,
             seed=self.seed,
             preset=self.preset,
             goal=self.goal,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from moodtune.catalog import repo
 from moodtune.recommend import TrackMatrix
 from moodtune.recommend.similar import EmbeddingTable
+from moodtune.recommend.taste import TasteSpace
 
 __all__ = ["CatalogIndex", "load_matrix"]
 
@@ -34,6 +35,9 @@ class CatalogIndex:
         self.refresh_s = refresh_s
         self.matrix: TrackMatrix | None = None
         self.embeddings = EmbeddingTable(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
+        self.taste_space: TasteSpace | None = None
+        #: (listener, events seen, last event id, matrix) -> taste scores per matrix row
+        self.taste_cache: dict[tuple[str, int, int, int], np.ndarray | None] = {}
         self.version: tuple[int, datetime | None] | None = None
         self.tracks_in_db = 0
         self._checked_at = 0.0
@@ -55,6 +59,10 @@ class CatalogIndex:
             matrix = load_matrix(session)
             ids, vectors = repo.embedding_matrix(session=session)
         self.embeddings = EmbeddingTable(ids, vectors)
+        self.taste_space = TasteSpace.build(
+            matrix.ids, matrix.features, {int(t): vectors[i] for i, t in enumerate(ids.tolist())}
+        )
+        self.taste_cache = {}
         self.matrix, self.version, self.tracks_in_db = matrix, version, version[0]
         self._checked_at = time.monotonic()
         log.info(

@@ -34,6 +34,7 @@ __all__ = [
     "create_playlist",
     "embedding_matrix",
     "embedding_styles",
+    "feedback_of",
     "genre_counts",
     "genre_ids",
     "get_listener",
@@ -317,6 +318,16 @@ def add_feedback(
     session.add(event)
     session.flush()
     return event
+
+
+def feedback_of(listener_id: str, *, session: Session) -> list[FeedbackEvent]:
+    """Every feedback event of one listener, oldest first."""
+    query = (
+        select(FeedbackEvent)
+        .where(FeedbackEvent.listener_id == listener_id)
+        .order_by(FeedbackEvent.id)
+    )
+    return list(session.scalars(query))
 
 
 def create_playlist(

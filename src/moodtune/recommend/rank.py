@@ -51,6 +51,8 @@ Popularity = Literal["mainstream", "medium", "low", "any"]
 POPULARITY_TARGETS: Mapping[str, float] = {"mainstream": 100.0, "medium": 70.0, "low": 20.0}
 #: Share of the score given to popularity when a band is chosen.
 _POPULARITY_WEIGHT = 0.25
+#: Taste score above which a track is said to be close to what the listener liked.
+_LIKED_TASTE = 0.6
 #: Popularity similarity assumed for tracks whose popularity is unknown.
 _UNKNOWN_POPULARITY_SIMILARITY = 0.4
 
@@ -175,6 +177,10 @@ class RankQuery:
     popularity: Popularity = "any"
     allow_explicit: bool = True
     playable_only: bool = False  # only tracks whose audio moodtune can stream
+    #: Per matrix row, how much this listener should like the track (0..1), and its share of
+    #: the score: 0 = mood only (personalization low).
+    taste: np.ndarray | None = None
+    taste_weight: float = 0.0
     max_per_artist: int = 2
     seed: int | None = None
     #: Gumbel noise scale on scores: near-ties vary between seeds, clear winners stay.
@@ -253,6 +259,10 @@ def _check_query(matrix: TrackMatrix, query: RankQuery) -> None:
         raise InvalidInput(f"unknown popularity band {query.popularity!r}")
     if query.max_per_artist < 1:
         raise InvalidInput(f"max_per_artist must be >= 1, got {query.max_per_artist}")
+    if query.taste is not None and len(query.taste) != len(matrix):
+        raise InvalidInput(f"taste has {len(query.taste)} rows, the matrix {len(matrix)}")
+    if not 0.0 <= query.taste_weight <= 1.0:
+        raise InvalidInput(f"taste_weight must be in 0..1, got {query.taste_weight}")
 
 
 def _target_arrays(targets: Sequence[FeatureTargets]) -> tuple[np.ndarray, np.ndarray]:
@@ -289,6 +299,10 @@ def _scores(matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> n
         similarity = np.where(np.isnan(similarity), _UNKNOWN_POPULARITY_SIMILARITY, similarity)
         scores *= np.float32(1.0 - _POPULARITY_WEIGHT)
         scores += np.float32(_POPULARITY_WEIGHT) * similarity.astype(np.float32)
+    if query.taste is not None and query.taste_weight > 0:
+        taste = query.taste if rows is None else query.taste[rows]
+        scores *= np.float32(1.0 - query.taste_weight)
+        scores += np.float32(query.taste_weight) * taste.astype(np.float32)
     return np.asarray(scores, dtype=np.float32)
 
 
@@ -421,6 +435,8 @@ def _reasons(matrix: TrackMatrix, query: RankQuery, row: int, step: int) -> tupl
         pace = _word(tempo, [(80, "slow"), (110, "relaxed"), (140, "upbeat")], "fast")
         key = "major key" if v[_COL["mode"]] >= 0.5 else "minor key"
         reasons.append(f"{pace.capitalize()} tempo ({tempo:.0f} BPM) in a {key}")
+    if query.taste is not None and query.taste_weight > 0 and query.taste[row] >= _LIKED_TASTE:
+        reasons.insert(1, "Close to tracks you liked")
     extra = _filter_reason(matrix, query, row)
     if extra:
         reasons.append(extra)

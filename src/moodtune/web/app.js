@@ -87,6 +87,7 @@ function params() {
     popularity: $("popularity").value,
     explicit: $("explicit").checked,
     playable_only: $("playable").checked,
+    personalization: $("personalization").value,
   };
 }
 
@@ -97,6 +98,17 @@ $("genres").addEventListener("change", () => {
     toast(t("genres_max"));
   }
 });
+
+async function showTaste() {
+  try {
+    const taste = await api.taste();
+    $("taste-note").textContent = taste.liked
+      ? t("taste_known", { liked: taste.liked, styles: [...taste.top_genres, ...taste.top_styles].slice(0, 3).join(", ") || "—" })
+      : t("taste_empty");
+  } catch {
+    $("taste-note").textContent = "";
+  }
+}
 
 async function loadGenres() {
   try {
@@ -180,6 +192,7 @@ function render(result) {
         await api.feedback(track.id, kind, null);
         button.setAttribute("aria-pressed", "true");
         toast(t(kind === "like" ? "liked" : "disliked", { title: track.title }));
+        showTaste();
       } catch (error) {
         explain(error, null);
       }
@@ -292,3 +305,4 @@ await setLang(preferredLang());
 $("lang-toggle").textContent = lang() === "en" ? "RU" : "EN";
 document.body.dataset.ready = "true";
 loadGenres();
+showTaste();

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from moodtune.api.deps import IndexDep, SessionDep, SettingsDep
+from moodtune.api.deps import IndexDep, OptionalListenerDep, SessionDep, SettingsDep
 from moodtune.api.schemas import (
     ErrorOut,
     MoodPlaylistOut,
@@ -17,7 +17,7 @@ from moodtune.api.schemas import (
 )
 from moodtune.api.uploads import read_photo_form
 from moodtune.errors import ModelError
-from moodtune.service import recommend_playlist
+from moodtune.service import listener_taste, recommend_playlist
 from moodtune.vision.pipeline import EmotionPipeline, PhotoEmotions
 
 router = APIRouter(tags=["emotions"])
@@ -79,7 +79,11 @@ async def detect_emotions(request: Request, settings: SettingsDep) -> PhotoEmoti
     openapi_extra=_PHOTO_BODY,
 )
 async def mood_playlist(
-    request: Request, settings: SettingsDep, session: SessionDep, index: IndexDep
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    index: IndexDep,
+    listener: OptionalListenerDep,
 ) -> MoodPlaylistOut:
     """Emotions and a playlist in one call: the photo (field ``image``) plus the parameters of
     ``POST /recommendations`` as form fields (``genres`` comma-separated). The mood point blends
@@ -92,8 +96,11 @@ async def mood_playlist(
         body = RecommendIn.model_validate({**params, "emotions": photo.blended()})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
+    taste = None
+    if listener is not None and body.personalization != "low":
+        taste = await run_in_threadpool(listener_taste, listener.id, index=index, session=session)
     result = await run_in_threadpool(
-        recommend_playlist, body.params(), matrix=index.current(), session=session
+        recommend_playlist, body.params(), matrix=index.current(), session=session, taste=taste
     )
     request.app.state.metrics.recommendations.labels(body.strategy).inc()
     playlist = RecommendationOut.from_result(result)

@@ -13,9 +13,11 @@ from moodtune.api.schemas import (
     PlaylistIn,
     PlaylistOut,
     PlaylistSummary,
+    TasteOut,
 )
 from moodtune.catalog import repo
 from moodtune.catalog.exports import playlist_json, playlist_m3u
+from moodtune.service import taste_summary
 
 router = APIRouter(tags=["listener"])
 
@@ -25,6 +27,14 @@ def me(listener: ListenerDep, session: SessionDep) -> ListenerOut:
     """This browser's anonymous listener (created, with its cookie, on first call)."""
     session.commit()
     return ListenerOut(id=listener.id, created_at=listener.created_at)
+
+
+@router.get("/listeners/me/taste", response_model=TasteOut)
+def my_taste(listener: ListenerDep, session: SessionDep) -> TasteOut:
+    """What moodtune has learned from this browser's likes, dislikes, plays and skips."""
+    session.commit()
+    summary = taste_summary(listener.id, session=session)
+    return TasteOut(**summary)
 
 
 @router.post(

@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter, Request
 
-from moodtune.api.deps import IndexDep, SessionDep
+from moodtune.api.deps import IndexDep, OptionalListenerDep, SessionDep
 from moodtune.api.schemas import ErrorOut, RecommendationOut, RecommendIn
-from moodtune.service import recommend_playlist
+from moodtune.service import listener_taste, recommend_playlist
 
 router = APIRouter(tags=["recommendations"])
 
@@ -15,14 +15,22 @@ router = APIRouter(tags=["recommendations"])
     responses={400: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
 def recommend(
-    body: RecommendIn, request: Request, session: SessionDep, index: IndexDep
+    body: RecommendIn,
+    request: Request,
+    session: SessionDep,
+    index: IndexDep,
+    listener: OptionalListenerDep,
 ) -> RecommendationOut:
     """Rank catalog tracks for a mood, a strategy and the listener's parameters.
 
     Strategies: ``match`` the mood, ``uplift`` it, ``calm`` down, or ``journey`` (tracks ordered
     from the current mood to the goal). Every track carries a ``score`` and 1-3 ``reasons``;
-    the response's ``seed`` reproduces the same playlist.
+    the response's ``seed`` reproduces the same playlist. With ``personalization`` medium or
+    high, the taste learned from this browser's likes and skips joins the score.
     """
-    result = recommend_playlist(body.params(), matrix=index.current(), session=session)
+    taste = None
+    if listener is not None and body.personalization != "low":
+        taste = listener_taste(listener.id, index=index, session=session)
+    result = recommend_playlist(body.params(), matrix=index.current(), session=session, taste=taste)
     request.app.state.metrics.recommendations.labels(body.strategy).inc()
     return RecommendationOut.from_result(result)

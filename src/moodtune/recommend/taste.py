@@ -1,0 +1,286 @@
+"""A listener's taste from likes, dislikes, plays and skips: a content model that scores tracks
+nobody has played yet (collaborative filtering cannot).
+
+Tracks are points in a content space (standardised audio features, plus the audio CNN's
+embedding where the track was analysed). Feedback becomes weighted labels (seed 003, section
+1.1.3): a like is a strong positive, a completed play a mild one, an early skip a weak negative,
+a dislike a strong negative. Three models fit those labels:
+
+- ``centroid``: cosine to the weighted mean of positives minus that of negatives;
+- ``logistic``: L2-regularised logistic regression, tracks never played as weak negatives;
+- ``mlp``: seed 003's method, a small MLP trained on fixed positives with negatives re-sampled
+  from the rest of the catalog every epoch.
+
+The default is the one that won ``bench/taste_eval.py`` (see docs/recommender.md).
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from moodtune.errors import InvalidInput
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "SIGNAL_WEIGHTS",
+    "CentroidTaste",
+    "Event",
+    "EventKind",
+    "LogisticTaste",
+    "MlpTaste",
+    "TasteModel",
+    "TasteSpace",
+    "fit_taste",
+    "labels_from_events",
+]
+
+EventKind = Literal["play", "like", "dislike", "skip", "complete"]
+#: Label weight per event (seed 003 section 1.1.3): explicit signals outweigh implicit ones.
+SIGNAL_WEIGHTS: Mapping[str, float] = {
+    "like": 1.0,
+    "dislike": -1.0,
+    "complete": 0.4,
+    "skip_early": -0.3,  # skipped in the first 30 s: probably not for me
+    "skip_late": -0.1,  # skipped after 30 s: weak evidence either way
+    "play": 0.0,  # starting a track says nothing yet
+}
+EARLY_SKIP_MS = 30_000
+
+
+@dataclass(frozen=True)
+class Event:
+    track_id: int
+    kind: EventKind
+    position_ms: int | None = None
+
+
+def labels_from_events(events: Iterable[Event]) -> dict[int, float]:
+    """Per track, the summed signal weight clipped to -1..1; tracks summing to 0 are left out."""
+    totals: dict[int, float] = {}
+    for event in events:
+        if event.kind == "skip":
+            early = event.position_ms is None or event.position_ms < EARLY_SKIP_MS
+            weight = SIGNAL_WEIGHTS["skip_early" if early else "skip_late"]
+        elif event.kind in SIGNAL_WEIGHTS:
+            weight = SIGNAL_WEIGHTS[event.kind]
+        else:
+            raise InvalidInput(f"unknown feedback kind {event.kind!r}")
+        totals[event.track_id] = totals.get(event.track_id, 0.0) + weight
+    return {t: float(np.clip(w, -1.0, 1.0)) for t, w in totals.items() if abs(w) > 1e-9}
+
+
+@dataclass(frozen=True, eq=False)
+class TasteSpace:
+    """Row-aligned content vectors of every rankable track."""
+
+    ids: np.ndarray  # int64 (n,)
+    vectors: np.ndarray  # float32 (n, d)
+    row_of: dict[int, int]
+
+    @classmethod
+    def build(
+        cls,
+        ids: np.ndarray,
+        features: np.ndarray,
+        embeddings: Mapping[int, np.ndarray] | None = None,
+        *,
+        embedding_weight: float = 1.0,
+    ) -> "TasteSpace":
+        """Standardised features, then the unit embedding (zeros where unknown) scaled so that
+        both parts weigh about the same, then a has-embedding flag."""
+        feats = np.asarray(features, dtype=np.float32)
+        std = feats.std(axis=0)
+        z = (feats - feats.mean(axis=0)) / np.where(std > 1e-6, std, 1.0)
+        parts = [z / np.sqrt(max(feats.shape[1], 1))]
+        if embeddings:
+            dim = len(next(iter(embeddings.values())))
+            emb = np.zeros((len(ids), dim), np.float32)
+            flag = np.zeros((len(ids), 1), np.float32)
+            for row, track_id in enumerate(np.asarray(ids).tolist()):
+                vector = embeddings.get(int(track_id))
+                if vector is not None:
+                    emb[row] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+                    flag[row] = 1.0
+            parts += [embedding_weight * emb, 0.5 * flag]
+        vectors = np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
+        ids = np.asarray(ids, dtype=np.int64)
+        return cls(ids, vectors, {int(t): i for i, t in enumerate(ids.tolist())})
+
+    def rows(self, track_ids: Iterable[int]) -> np.ndarray:
+        return np.array([self.row_of[t] for t in track_ids if t in self.row_of], dtype=np.int64)
+
+
+class TasteModel(Protocol):
+    name: str
+
+    def score(self, vectors: np.ndarray) -> np.ndarray:
+        """0..1 per vector: how much this listener should like the track."""
+        ...
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x, -30, 30))), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class CentroidTaste:
+    positive: np.ndarray
+    negative: np.ndarray | None
+    name: str = "centroid"
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, w: np.ndarray, **_: object) -> "CentroidTaste":
+        def centre(mask: np.ndarray) -> np.ndarray | None:
+            if not mask.any():
+                return None
+            c = (x[mask] * w[mask, None]).sum(axis=0) / w[mask].sum()
+            return np.asarray(c / max(float(np.linalg.norm(c)), 1e-12), dtype=np.float32)
+
+        positive = centre(y > 0)
+        if positive is None:
+            raise InvalidInput("need at least one liked or completed track")
+        return cls(positive, centre(y < 0))
+
+    def score(self, vectors: np.ndarray) -> np.ndarray:
+        norms = np.maximum(np.linalg.norm(vectors, axis=1), 1e-12)
+        s = vectors @ self.positive / norms
+        if self.negative is not None:
+            s = s - 0.5 * (vectors @ self.negative) / norms
+        return np.asarray(np.clip((s + 1.0) / 2.0, 0.0, 1.0), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class LogisticTaste:
+    weights: np.ndarray
+    bias: float
+    name: str = "logistic"
+
+    @classmethod
+    def fit(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        w: np.ndarray,
+        *,
+        background: np.ndarray,
+        rng: np.random.Generator,
+        l2: float = 1.0,
+        **_: object,
+    ) -> "LogisticTaste":
+        """Newton's method on the weighted log-loss; unplayed tracks are weak negatives."""
+        x_all, t, sw = _with_background(x, y, w, background, rng, share=0.1)
+        d = x_all.shape[1]
+        beta = np.zeros(d + 1)
+        xb = np.hstack([x_all, np.ones((len(x_all), 1))]).astype(np.float64)
+        penalty = l2 * np.eye(d + 1)
+        penalty[-1, -1] = 0.0
+        for _iteration in range(12):
+            p = 1.0 / (1.0 + np.exp(-np.clip(xb @ beta, -30, 30)))
+            gradient = xb.T @ (sw * (p - t)) + penalty @ beta
+            hessian = (xb * (sw * p * (1 - p))[:, None]).T @ xb + penalty
+            step = np.linalg.solve(hessian, gradient)
+            beta -= step
+            if np.abs(step).max() < 1e-6:
+                break
+        return cls(beta[:-1].astype(np.float32), float(beta[-1]))
+
+    def score(self, vectors: np.ndarray) -> np.ndarray:
+        return _sigmoid(vectors @ self.weights + self.bias)
+
+
+@dataclass(frozen=True)
+class MlpTaste:
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: float
+    name: str = "mlp"
+
+    @classmethod
+    def fit(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        w: np.ndarray,
+        *,
+        background: np.ndarray,
+        rng: np.random.Generator,
+        hidden: int = 32,
+        epochs: int = 60,
+        lr: float = 0.05,
+        l2: float = 1e-3,
+        **_: object,
+    ) -> "MlpTaste":
+        """Seed 003: fixed positives; every epoch new negatives drawn from the tracks the
+        listener has not rated (as many as the positives), plus the explicit negatives."""
+        d = x.shape[1]
+        w1 = rng.normal(0, 1 / np.sqrt(d), (d, hidden)).astype(np.float32)
+        b1 = np.zeros(hidden, np.float32)
+        w2 = rng.normal(0, 1 / np.sqrt(hidden), hidden).astype(np.float32)
+        b2 = 0.0
+        positives = max(int((y > 0).sum()), 1)
+        for _epoch in range(epochs):
+            sample = background[rng.integers(0, len(background), min(len(background), positives))]
+            xs = np.vstack([x, sample])
+            t = np.concatenate([(y > 0).astype(np.float32), np.zeros(len(sample), np.float32)])
+            sw = np.concatenate([w, np.full(len(sample), 0.5, np.float32)])
+            h = np.maximum(xs @ w1 + b1, 0.0)
+            p = _sigmoid(h @ w2 + b2)
+            g = sw * (p - t) / sw.sum()  # d loss / d logit
+            gh = np.outer(g, w2) * (h > 0)
+            w2 -= lr * (h.T @ g + l2 * w2)
+            b2 -= lr * float(g.sum())
+            w1 -= lr * (xs.T @ gh + l2 * w1)
+            b1 -= lr * gh.sum(axis=0)
+        return cls(w1, b1, w2, b2)
+
+    def score(self, vectors: np.ndarray) -> np.ndarray:
+        return _sigmoid(np.maximum(vectors @ self.w1 + self.b1, 0.0) @ self.w2 + self.b2)
+
+
+def _with_background(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    background: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    share: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rated tracks plus up to 200 unrated ones as negatives of weight ``share``."""
+    picked = background[rng.choice(len(background), min(len(background), 200), replace=False)]
+    x_all = np.vstack([x, picked])
+    t = np.concatenate([(y > 0).astype(np.float64), np.zeros(len(picked))])
+    sw = np.concatenate([w.astype(np.float64), np.full(len(picked), share)])
+    return x_all, t, sw
+
+
+MODELS = {"centroid": CentroidTaste, "logistic": LogisticTaste, "mlp": MlpTaste}
+DEFAULT_MODEL = "logistic"
+
+
+def fit_taste(
+    space: TasteSpace,
+    labels: Mapping[int, float],
+    *,
+    model: str = DEFAULT_MODEL,
+    seed: int = 0,
+) -> TasteModel | None:
+    """Fit ``model`` on labelled tracks of ``space``; None when nothing positive is known yet."""
+    if model not in MODELS:
+        raise InvalidInput(f"unknown taste model {model!r}", known=sorted(MODELS))
+    known = [(space.row_of[t], v) for t, v in labels.items() if t in space.row_of]
+    if not any(v > 0 for _, v in known):
+        return None
+    rows = np.array([r for r, _ in known], dtype=np.int64)
+    values = np.array([v for _, v in known], dtype=np.float32)
+    x = space.vectors[rows]
+    unrated = np.setdiff1d(np.arange(len(space.ids)), rows)
+    background = space.vectors[unrated] if len(unrated) else x
+    rng = np.random.default_rng(seed)
+    return MODELS[model].fit(  # type: ignore[no-any-return,attr-defined]
+        x, np.sign(values), np.abs(values), background=background, rng=rng
+    )

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from moodtune.errors import InvalidInput
+from moodtune.recommend.taste import (
+    MODELS,
+    SIGNAL_WEIGHTS,
+    Event,
+    TasteSpace,
+    fit_taste,
+    labels_from_events,
+)
+
+N = 400  # tracks 0..199 sound like style A, 200..399 like style B
+
+
+@pytest.fixture(scope="module")
+def space() -> TasteSpace:
+    rng = np.random.default_rng(7)
+    style = np.repeat([1.0, -1.0], N // 2)
+    features = rng.normal(0, 1, (N, 6)).astype(np.float32)
+    features[:, 0] += 1.5 * style  # e.g. energy differs between the styles
+    embeddings = {
+        i: (rng.normal(0, 1, 32) + 2.0 * style[i] * np.eye(32)[0]).astype(np.float32)
+        for i in range(N)
+    }
+    return TasteSpace.build(np.arange(N), features, embeddings)
+
+
+def test_signal_weights_follow_seed_003() -> None:
+    w = SIGNAL_WEIGHTS
+    assert (
+        w["like"] > w["complete"] > w["play"] == 0 > w["skip_late"] > w["skip_early"] > w["dislike"]
+    )
+    labels = labels_from_events(
+        [
+            Event(1, "like"),
+            Event(1, "complete"),  # clipped at 1
+            Event(2, "skip", 5_000),
+            Event(3, "skip", 120_000),
+            Event(4, "play"),  # says nothing: left out
+            Event(5, "dislike"),
+        ]
+    )
+    assert labels == {1: 1.0, 2: -0.3, 3: -0.1, 5: -1.0}
+    with pytest.raises(InvalidInput):
+        labels_from_events([Event(1, "love")])  # type: ignore[arg-type]
+
+
+def _mean_unseen(space: TasteSpace, labels: dict[int, float], model: str, style: slice) -> float:
+    fitted = fit_taste(space, labels, model=model, seed=1)
+    assert fitted is not None
+    scores = fitted.score(space.vectors)
+    unseen = [i for i in range(N)[style] if i not in labels]
+    return float(scores[unseen].mean())
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_likes_of_a_style_raise_unseen_tracks_of_that_style(space: TasteSpace, model: str) -> None:
+    a, b = slice(0, N // 2), slice(N // 2, N)
+    base = {0: 1.0, 1: 1.0, 200: 1.0, 201: 1.0}
+    more_a = {**base, **dict.fromkeys(range(2, 12), 1.0)}
+    assert _mean_unseen(space, more_a, model, a) > _mean_unseen(space, base, model, a)
+    assert _mean_unseen(space, more_a, model, a) > _mean_unseen(space, more_a, model, b)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_skips_lower_unseen_tracks_of_that_style(space: TasteSpace, model: str) -> None:
+    a = slice(0, N // 2)
+    base = {0: 1.0, 1: 1.0, 200: 1.0, 201: 1.0}
+    skipped = {**base, **dict.fromkeys(range(20, 40), -0.3)}
+    assert _mean_unseen(space, skipped, model, a) < _mean_unseen(space, base, model, a)
+
+
+def test_nothing_liked_yet_gives_no_model(space: TasteSpace) -> None:
+    assert fit_taste(space, {}) is None
+    assert fit_taste(space, {3: -1.0}) is None
+    assert fit_taste(space, {999_999: 1.0}) is None  # unknown track
+    with pytest.raises(InvalidInput):
+        fit_taste(space, {0: 1.0}, model="svm")
+
+
+def test_scores_are_probabilities(space: TasteSpace) -> None:
+    for model in MODELS:
+        fitted = fit_taste(space, {0: 1.0, 5: 1.0, 300: -1.0}, model=model)
+        assert fitted is not None
+        scores = fitted.score(space.vectors)
+        assert scores.shape == (N,) and 0.0 <= scores.min() and scores.max() <= 1.0
