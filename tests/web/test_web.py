@@ -254,3 +254,26 @@ def test_likes_teach_the_page_your_taste(page: Page) -> None:
     with page.expect_request("**/api/v1/recommendations") as sent:
         page.click("#new-list")
     assert sent.value.post_data_json["personalization"] == "high"
+
+
+def test_save_export_auto_advance_and_a_too_large_photo(page: Page) -> None:
+    big = {"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8" + b"\0" * 11_000_000}
+    page.set_input_files("#file-input", files=[big])
+    expect(page.locator(".toast.error")).to_contain_text("too large")
+
+    page.check("#playable")
+    _upload(page)
+    tracks = page.locator("#playlist .track")
+    expect(tracks).to_have_count(4)
+    page.click("#save")
+    expect(page.locator("#export-m3u")).to_be_visible()
+    with page.expect_download() as download:
+        page.click("#export-m3u")
+    assert download.value.suggested_filename.endswith(".m3u8")  # UTF-8 extended M3U
+    m3u = Path(download.value.path()).read_text(encoding="utf-8")
+    assert m3u.startswith("#EXTM3U") and m3u.count("/api/v1/tracks/") == 4
+
+    tracks.nth(0).locator(".play-track").click()
+    page.wait_for_function("document.getElementById('audio').duration > 0")
+    page.evaluate("(a => { a.currentTime = a.duration - 0.5; })(document.getElementById('audio'))")
+    expect(tracks.nth(1)).to_have_class("track playing", timeout=10_000)  # ended: next one
