@@ -117,11 +117,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "audio_data")
     args = parser.parse_args()
-    if not (args.data / "music_emotion.tar").exists():
-        raise SystemExit(f"no labelled music in {args.data}: see ../shared/data/README.md")
-    clips = audio_data.read_clips(args.data)
-    audio_data.assign_splits(clips, SEED)
-    audio_data.extract(args.data, args.work / "audio")
+    clips = audio_data.unpacked(args.data, args.work, SEED)
     model = AudioModel.from_path()
 
     def analyse(selected: list[audio_data.Clip]) -> list[TrackAnalysis]:

@@ -128,11 +128,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "audio_data")
     parser.add_argument("--listeners", type=int, default=300)
     args = parser.parse_args()
-    if not (args.data / "music_emotion.tar").exists():
-        raise SystemExit(f"no labelled music in {args.data}: see ../shared/data/README.md")
-    clips = audio_data.read_clips(args.data)
-    audio_data.assign_splits(clips, SEED)
-    audio_data.extract(args.data, args.work / "audio")
+    clips = audio_data.unpacked(args.data, args.work, SEED)
     items = [c for c in clips if c.split in ("val", "test", "heldout")]
     model = AudioModel.from_path()
     analyses = [analyse_file(args.work / "audio" / c.key, model) for c in items]

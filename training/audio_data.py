@@ -191,11 +191,19 @@ def load_mels(clips: list[Clip], audio_dir: Path, cache: Path) -> None:
         clip.mel = stored[clip.key].astype(np.float32)
 
 
-def dataset(data_dir: Path, work_dir: Path, seed: int) -> list[Clip]:
-    """Labelled clips with splits and spectrograms, decoding only what the cache lacks."""
+def unpacked(data_dir: Path, work_dir: Path, seed: int) -> list[Clip]:
+    """Labelled clips with their splits, audio unpacked under ``work_dir/audio``."""
+    if not (data_dir / "music_emotion.tar").exists():
+        raise SystemExit(f"no labelled music in {data_dir}: see ../shared/data/README.md")
     clips = read_clips(data_dir)
     assign_splits(clips, seed)
     extract(data_dir, work_dir / "audio")
+    return clips
+
+
+def dataset(data_dir: Path, work_dir: Path, seed: int) -> list[Clip]:
+    """Labelled clips with splits and spectrograms, decoding only what the cache lacks."""
+    clips = unpacked(data_dir, work_dir, seed)
     load_mels(clips, work_dir / "audio", work_dir / "mels.npz")
     return clips
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import audio_data  # noqa: E402
 from audio_data import QUADRANTS, STYLES, Clip  # noqa: E402
-from overrides import parse_overrides  # noqa: E402
+from common import parse_overrides, write_onnx_metadata  # noqa: E402
 
 from moodtune.audio.embed import patches  # noqa: E402  (the runtime's patching, not a copy)
 
@@ -284,15 +284,12 @@ def export_onnx(
     model: AudioNet, centre: torch.Tensor, summary: dict[str, object], path: Path
 ) -> None:
     """(N, 1, 128, 128) normalised log-mel patches -> embedding, quadrant probs, style probs."""
-    import onnx
-
     model.eval()
     dummy = torch.zeros(1, 1, 128, PATCH_FRAMES)
     torch.onnx.export(_Exported(model, centre), (dummy,), str(path), input_names=["input"],
                       output_names=list(OUTPUTS),
                       dynamic_axes={n: {0: "n"} for n in ("input", *OUTPUTS)},
                       opset_version=17, dynamo=False)  # fmt: skip
-    proto = onnx.load(str(path))
     config = summary["config"]
     assert isinstance(config, dict)
     metadata = {
@@ -305,10 +302,7 @@ def export_onnx(
         "training_command": str(summary["command"]),
         "seed": str(config["seed"]),
     }
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(proto, str(path))
+    write_onnx_metadata(path, metadata)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from overrides import parse_overrides  # training/ is on sys.path when run as a script
+from common import (  # training/ is on sys.path when run as a script
+    parse_overrides,
+    write_onnx_metadata,
+)
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 #: FERPlus vote columns (neutral, happiness, surprise, sadness, anger, disgust, fear, contempt,
@@ -233,14 +236,11 @@ def main() -> None:
 
 def export_onnx(model: nn.Module, config: Config, summary: dict[str, object], path: Path) -> None:
     """Logits for (N, 1, crop, crop) inputs; the runtime reads preprocessing from the metadata."""
-    import onnx
-
     model.eval()
     dummy = torch.zeros(1, 1, config.crop, config.crop)
     torch.onnx.export(model, (dummy,), str(path), input_names=["input"], output_names=["logits"],
                       dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}}, opset_version=17,
                       dynamo=False)  # fmt: skip
-    proto = onnx.load(str(path))
     metadata = {
         "classes": ",".join(CLASSES),
         "image_size": str(config.image_size),
@@ -252,10 +252,7 @@ def export_onnx(model: nn.Module, config: Config, summary: dict[str, object], pa
         "training_command": str(summary["command"]),
         "seed": str(config.seed),
     }
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(proto, str(path))
+    write_onnx_metadata(path, metadata)
 
 
 if __name__ == "__main__":

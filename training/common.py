@@ -1,6 +1,7 @@
-"""``--key=value`` command-line overrides for the training scripts' dataclass configs."""
+"""Helpers shared by the training scripts: ``--key=value`` overrides and ONNX metadata."""
 
 import dataclasses
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -19,3 +20,14 @@ def parse_overrides(config: T, argv: list[str]) -> T:
         else:
             setattr(config, key, type(current)(value))
     return config
+
+
+def write_onnx_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Store key/value metadata in an exported ONNX file (the runtime reads it from there)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(path))
