@@ -99,9 +99,13 @@ $("genres").addEventListener("change", () => {
   }
 });
 
+let tasteAsked = 0;
+
 async function showTaste() {
+  const mine = ++tasteAsked; // likes in quick succession: only the newest answer is shown
   try {
     const taste = await api.taste();
+    if (mine !== tasteAsked) return;
     $("taste-note").textContent = taste.liked
       ? t("taste_known", { liked: taste.liked, styles: [...taste.top_genres, ...taste.top_styles].slice(0, 3).join(", ") || "—" })
       : t("taste_empty");
