@@ -64,7 +64,7 @@ export function drawCircumplex(root, result) {
   root.append(svg("circle", { cx: 0, cy: 0, r: 100, class: "map-ring" }));
   root.append(svg("line", { x1: -100, y1: 0, x2: 100, y2: 0, class: "map-axis" }));
   root.append(svg("line", { x1: 0, y1: -100, x2: 0, y2: 100, class: "map-axis" }));
-  const labels = [["map_excited", 0, -90], ["map_calm", 0, 97], ["map_negative", -78, -4], ["map_positive", 78, -4]];
+  const labels = [["map_excited", 0, -90], ["map_calm", 0, 97], ["map_negative", -74, 14], ["map_positive", 74, 14]];
   for (const [key, x, y] of labels) {
     const text = svg("text", { x, y, class: "map-label", "text-anchor": "middle" });
     text.textContent = t(key);
