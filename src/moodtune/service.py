@@ -105,13 +105,23 @@ def _as_events(rows: list[FeedbackEvent]) -> list[Event]:
     return [Event(r.track_id, cast(EventKind, r.kind), r.position_ms) for r in rows]
 
 
-def listener_taste(listener_id: str, *, index: CatalogIndex, session: Session) -> np.ndarray | None:
-    """Taste scores (0..1) of one listener for every row of the current matrix, or None while
-    nothing they liked is known. Refitted only when their feedback or the catalog changed."""
-    matrix, space = index.current(), index.taste_space
+def listener_taste(
+    listener_id: str | None,
+    personalization: Personalization,
+    *,
+    matrix: TrackMatrix,
+    index: CatalogIndex,
+    session: Session,
+) -> np.ndarray | None:
+    """Taste scores (0..1) of one listener for every row of ``matrix``, or None when the level
+    is low, nobody is known, or nothing they liked is known yet. Refitted only when their
+    feedback or the catalog changed."""
+    if listener_id is None or personalization == "low":
+        return None
+    space = index.taste_space_for(matrix)
     events = repo.feedback_of(listener_id, session=session)
-    if not events or space is None or not np.array_equal(space.ids, matrix.ids):
-        return None  # (the space of a rebuild in progress may not match this matrix yet)
+    if not events or space is None:
+        return None
     key = (listener_id, len(events), events[-1].id, id(matrix))
     if key not in index.taste_cache:
         labels = labels_from_events(_as_events(events))

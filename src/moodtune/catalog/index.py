@@ -35,7 +35,9 @@ class CatalogIndex:
         self.refresh_s = refresh_s
         self.matrix: TrackMatrix | None = None
         self.embeddings = EmbeddingTable(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
-        self.taste_space: TasteSpace | None = None
+        #: The content space of listener taste, with the matrix it was built from (one
+        #: attribute, so a reader never pairs a space with another build's matrix).
+        self._taste: tuple[TrackMatrix, TasteSpace] | None = None
         #: (listener, events seen, last event id, matrix) -> taste scores per matrix row
         self.taste_cache: dict[tuple[str, int, int, int], np.ndarray | None] = {}
         self.version: tuple[int, datetime | None] | None = None
@@ -58,11 +60,11 @@ class CatalogIndex:
             version = repo.catalog_version(session=session)
             matrix = load_matrix(session)
             ids, vectors = repo.embedding_matrix(session=session)
-        self.embeddings = EmbeddingTable(ids, vectors)
-        self.taste_space = TasteSpace.build(
+        space = TasteSpace.build(
             matrix.ids, matrix.features, {int(t): vectors[i] for i, t in enumerate(ids.tolist())}
         )
-        self.taste_cache = {}
+        self.embeddings = EmbeddingTable(ids, vectors)
+        self._taste, self.taste_cache = (matrix, space), {}
         self.matrix, self.version, self.tracks_in_db = matrix, version, version[0]
         self._checked_at = time.monotonic()
         log.info(
@@ -73,6 +75,11 @@ class CatalogIndex:
             time.perf_counter() - started,
         )
         return matrix
+
+    def taste_space_for(self, matrix: TrackMatrix) -> TasteSpace | None:
+        """The taste space built with ``matrix``; None once a rebuild has replaced it."""
+        built = self._taste
+        return built[1] if built is not None and built[0] is matrix else None
 
     def current(self) -> TrackMatrix:
         """The matrix to rank with; starts a background rebuild when the catalog has changed."""

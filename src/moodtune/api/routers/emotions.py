@@ -96,11 +96,17 @@ async def mood_playlist(
         body = RecommendIn.model_validate({**params, "emotions": photo.blended()})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    taste = None
-    if listener is not None and body.personalization != "low":
-        taste = await run_in_threadpool(listener_taste, listener.id, index=index, session=session)
+    matrix = index.current()  # one matrix for the taste scores and the ranking
+    taste = await run_in_threadpool(
+        listener_taste,
+        listener.id if listener else None,
+        body.personalization,
+        matrix=matrix,
+        index=index,
+        session=session,
+    )
     result = await run_in_threadpool(
-        recommend_playlist, body.params(), matrix=index.current(), session=session, taste=taste
+        recommend_playlist, body.params(), matrix=matrix, session=session, taste=taste
     )
     request.app.state.metrics.recommendations.labels(body.strategy).inc()
     playlist = RecommendationOut.from_result(result)

@@ -28,9 +28,14 @@ def recommend(
     the response's ``seed`` reproduces the same playlist. With ``personalization`` medium or
     high, the taste learned from this browser's likes and skips joins the score.
     """
-    taste = None
-    if listener is not None and body.personalization != "low":
-        taste = listener_taste(listener.id, index=index, session=session)
-    result = recommend_playlist(body.params(), matrix=index.current(), session=session, taste=taste)
+    matrix = index.current()  # one matrix for the taste scores and the ranking
+    taste = listener_taste(
+        listener.id if listener else None,
+        body.personalization,
+        matrix=matrix,
+        index=index,
+        session=session,
+    )
+    result = recommend_playlist(body.params(), matrix=matrix, session=session, taste=taste)
     request.app.state.metrics.recommendations.labels(body.strategy).inc()
     return RecommendationOut.from_result(result)
