@@ -64,7 +64,9 @@ def analyse_file(
     """Analyse one file; raises BadAudio for anything that is not usable audio."""
     info = probe(path)
     windows = [
-        w for w in load_windows(path, window_s=window_s, max_windows=max_windows) if len(w) >= N_FFT
+        w
+        for w in load_windows(path, window_s=window_s, max_windows=max_windows, info=info)
+        if len(w) >= N_FFT
     ]
     if not windows:
         raise BadAudio(f"{path.name}: too short to analyse (under 0.1 s)", path=str(path))

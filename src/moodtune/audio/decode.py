@@ -102,14 +102,20 @@ def load(
 
 
 def load_windows(
-    path: Path, *, sr: int = ANALYSIS_RATE, window_s: float = 8.0, max_windows: int = 12
+    path: Path,
+    *,
+    sr: int = ANALYSIS_RATE,
+    window_s: float = 8.0,
+    max_windows: int = 12,
+    info: AudioInfo | None = None,
 ) -> list[np.ndarray]:
     """Up to ``max_windows`` windows spread evenly over the file, for bounded analysis.
 
     A ten-hour file costs as much as ``max_windows * window_s`` seconds of audio; a file no
-    longer than that comes back whole, as one window.
+    longer than that comes back whole, as one window. ``info`` saves probing the file again
+    when the caller has probed it already.
     """
-    info = probe(path)
+    info = info or probe(path)
     if info.duration_s <= window_s * max_windows:
         return [load(path, sr=sr)]
     count = min(max_windows, max(1, int(info.duration_s // window_s)))
