@@ -52,6 +52,29 @@ def small_catalog(
     return path
 
 
+SPOKEN_TEXT = (
+    "Good evening and welcome to the programme. Tonight we look at the history of the harbour, "
+    "the ships that sailed from it and the people who built the town around it. Our first "
+    "guest has spent twenty years in the archives, and she will tell us what she found there."
+)
+
+
+@pytest.fixture(scope="session")
+def spoken_word(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Real speech from Debian's espeak-ng: an English and a German voice, 20-30 s each."""
+    if shutil.which("espeak-ng") is None:
+        if os.environ.get("MOODTUNE_REQUIRE_ESPEAK"):
+            pytest.fail("espeak-ng is required here (MOODTUNE_REQUIRE_ESPEAK) but not installed")
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    folder = tmp_path_factory.mktemp("speech")
+    files = []
+    for voice in ("en", "de"):
+        path = folder / f"talk_{voice}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), SPOKEN_TEXT], check=True)
+        files.append(path)
+    return files
+
+
 # --- PostgreSQL: one throwaway cluster per test session (see shared notes/ci-postgres.md) ---
 
 

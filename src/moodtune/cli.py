@@ -36,6 +36,10 @@ app.add_typer(library_app, name="library")
 stderr = Console(stderr=True)
 BUNDLED_CATALOG = "spotify_tracks.csv.gz"
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+WorkersOption = Annotated[
+    int, typer.Option(min=1, max=64, help="Analysis processes (default: CPU cores).")
+]
+CPU_CORES = max(1, os.cpu_count() or 1)
 
 
 def _settings() -> Settings:
@@ -186,6 +190,11 @@ def _print_import(doc: dict[str, Any]) -> None:
         f"{doc['file']}: {doc['rows']} rows, {doc['inserted']} inserted, {doc['updated']} updated, "
         f"{doc['unchanged']} unchanged, {doc['duplicates']} duplicates, {doc['rejected']} rejected"
     )
+    if doc["non_music"]:
+        kinds = ", ".join(f"{n} {k}" for k, n in doc["non_music_by_reason"].items())
+        stderr.print(
+            f"  {doc['non_music']} flagged as not music (kept, never recommended): {kinds}"
+        )
     for err in doc["errors"][:20]:
         stderr.print(f"  line {err['line']}: {err['reason']}", highlight=False)
     if doc["rejected"] > 20:
@@ -271,8 +280,13 @@ def recommend(
     ] = False,
     seed: Annotated[int | None, typer.Option(min=0, help="Same seed, same playlist.")] = None,
     preset: Annotated[
-        str, typer.Option(help="Feature mapping preset (russell, seed002).")
-    ] = "russell",
+        str,
+        typer.Option(help="Ranking preset: heard (default), russell, valence_energy, seed002."),
+    ] = "heard",
+    include_non_music: Annotated[
+        bool,
+        typer.Option("--include-non-music", help="Also rank tracks flagged as not music."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Recommend a playlist for an emotion (same JSON as POST /api/v1/recommendations)."""
@@ -296,6 +310,7 @@ def recommend(
                 playable_only=playable_only,
                 seed=seed,
                 preset=preset,
+                include_non_music=include_non_music,
             )
         except (ValidationError, json.JSONDecodeError) as exc:
             raise InvalidInput(f"invalid parameters: {_first_error(exc)}") from exc
@@ -367,9 +382,10 @@ def _print_faces(doc: dict[str, Any]) -> None:
         )
 
 
-def _run_library_add(
-    path: Path, settings: Settings, *, workers: int, copy: bool, show_progress: bool = True
+def _library_progress(
+    label: str, run: Callable[[Callable[[int, int, float], None]], Any], *, show: bool = True
 ) -> dict[str, Any]:
+    """Run a library job with a progress bar (files, x real time, ETA) on stderr."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -378,9 +394,6 @@ def _run_library_add(
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
-
-    from moodtune.catalog.library import add_library
-    from moodtune.storage import open_storage
 
     with Progress(
         TextColumn("analysing {task.description}"),
@@ -392,9 +405,9 @@ def _run_library_add(
         TimeRemainingColumn(),
         console=stderr,
         transient=True,
-        disable=not show_progress,
+        disable=not show,
     ) as progress:
-        task = progress.add_task(path.name or str(path), total=None, rate="")
+        task = progress.add_task(label, total=None, rate="")
         started = time.perf_counter()
 
         def update(done: int, total: int, audio_s: float) -> None:
@@ -403,18 +416,31 @@ def _run_library_add(
             progress.update(task, completed=done, total=total, rate=rate)
 
         try:
-            report = add_library(
-                path,
-                session_factory=_session_factory(settings),
-                storage=open_storage(settings.storage_url),
-                workers=workers,
-                copy=copy,
-                on_progress=update,
-            )
+            report = run(update)
         except KeyboardInterrupt:
             stderr.print("interrupted: finished files are stored; run the same command to resume")
             raise typer.Exit(130) from None
-    return report.as_dict()
+    return report.as_dict()  # type: ignore[no-any-return]
+
+
+def _run_library_add(
+    path: Path, settings: Settings, *, workers: int, copy: bool, show_progress: bool = True
+) -> dict[str, Any]:
+    from moodtune.catalog.library import add_library
+    from moodtune.storage import open_storage
+
+    return _library_progress(
+        path.name or str(path),
+        lambda update: add_library(
+            path,
+            session_factory=_session_factory(settings),
+            storage=open_storage(settings.storage_url),
+            workers=workers,
+            copy=copy,
+            on_progress=update,
+        ),
+        show=show_progress,
+    )
 
 
 def _print_library(doc: dict[str, Any]) -> None:
@@ -427,14 +453,22 @@ def _print_library(doc: dict[str, Any]) -> None:
     )
     for item in (doc["failed"] + doc["skipped"])[:20]:
         stderr.print(f"  {item['path']}: {item['reason']}", highlight=False)
+    if doc["flagged"]:
+        stderr.print(f"{len(doc['flagged'])} flagged as not music (kept, never recommended):")
+        for item in doc["flagged"][:20]:
+            stderr.print(f"  {item['path']}: {item['reason']}", highlight=False)
+    for item in doc["missing"][:20]:
+        stderr.print(
+            f"  missing: {item['path']} (track {item['id']}; 'moodtune library remove "
+            f"{item['id']}' forgets it)",
+            highlight=False,
+        )
 
 
 @library_app.command("add")
 def library_add(
     path: Annotated[Path, typer.Argument(help="A folder (scanned recursively) or one file.")],
-    workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Analysis processes (default: CPU cores).")
-    ] = max(1, os.cpu_count() or 1),
+    workers: WorkersOption = CPU_CORES,
     copy: Annotated[
         bool,
         typer.Option(
@@ -454,6 +488,109 @@ def library_add(
 
         migrate(create_db_engine(settings.database_url))
         doc = _run_library_add(path, settings, workers=workers, copy=copy)
+    _emit(doc, as_json=as_json, human=_print_library)
+
+
+@library_app.command("list")
+def library_list(
+    flagged: Annotated[
+        bool, typer.Option("--flagged", help="Only files flagged as not music.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the tracks of your music library, with why a file is flagged as not music."""
+    from moodtune.catalog.library import library_tracks
+
+    settings = _settings()
+    with _errors_exit(as_json), _session_factory(settings)() as session:
+        tracks = library_tracks(session=session, flagged_only=flagged)
+        doc = {
+            "tracks": [
+                {
+                    "id": t.id,
+                    "path": t.audio_path,
+                    "title": t.title,
+                    "artists": t.artists or [],
+                    "duration_s": round(t.duration_ms / 1000, 1) if t.duration_ms else None,
+                    "non_music": t.non_music,
+                    "music_likelihood": t.music_likelihood,
+                }
+                for t in tracks
+            ],
+            "count": len(tracks),
+            "flagged": sum(t.non_music is not None for t in tracks),
+        }
+    _emit(doc, as_json=as_json, human=_print_library_list)
+
+
+def _print_library_list(doc: dict[str, Any]) -> None:
+    console = Console()
+    table = Table("id", "track", "file", "not music because")
+    for t in doc["tracks"]:
+        table.add_row(
+            str(t["id"]),
+            f"{t['title']}\n[dim]{', '.join(t['artists'])}[/dim]",
+            str(t["path"]),
+            t["non_music"] or "",
+        )
+    console.print(table)
+    console.print(f"{doc['count']} tracks, {doc['flagged']} flagged as not music")
+
+
+@library_app.command("remove")
+def library_remove(
+    target: Annotated[
+        str, typer.Argument(help="A track id, an audio file, or a folder (everything under it).")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Forget library tracks (with their likes and playlist entries); files stay on disk."""
+    from moodtune.catalog.library import remove_from_library
+    from moodtune.storage import open_storage
+
+    settings = _settings()
+    with _errors_exit(as_json):
+        doc = remove_from_library(
+            target,
+            session_factory=_session_factory(settings),
+            storage=open_storage(settings.storage_url),
+        ).as_dict()
+    _emit(
+        doc,
+        as_json=as_json,
+        human=lambda d: stderr.print(f"removed {d['count']} track(s) matching {d['target']}"),
+    )
+
+
+@library_app.command("rescan")
+def library_rescan(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Re-analyse every file, not only outdated ones.")
+    ] = False,
+    workers: WorkersOption = CPU_CORES,
+    as_json: JsonFlag = False,
+) -> None:
+    """Re-analyse library files in place: changed files, files analysed by an older moodtune
+    (before the music check, or another audio model), or all with --all. Lists files that are
+    gone. Resumable like ``library add``."""
+    from moodtune.catalog.library import rescan_library
+    from moodtune.storage import open_storage
+
+    settings = _settings()
+    with _errors_exit(as_json):
+        from moodtune.catalog.db import create_db_engine, migrate
+
+        migrate(create_db_engine(settings.database_url))
+        doc = _library_progress(
+            "library",
+            lambda update: rescan_library(
+                session_factory=_session_factory(settings),
+                storage=open_storage(settings.storage_url),
+                workers=workers,
+                everything=everything,
+                on_progress=update,
+            ),
+        )
     _emit(doc, as_json=as_json, human=_print_library)
 
 

@@ -50,8 +50,9 @@ class PlaylistParams:
     playable_only: bool = False
     personalization: Personalization = "medium"
     seed: int | None = None
-    preset: str = "russell"
+    preset: str = "heard"
     goal: Goal = "auto"
+    include_non_music: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,13 @@ def recommend_playlist(
         intents=plan.intents,
         n=params.n,
         journey=params.strategy == "journey",
+        points=plan.path,
+        heard_weight=plan.heard_weight,
         genres=tuple(g.casefold() for g in params.genres),
         popularity=params.popularity,
         allow_explicit=params.allow_explicit,
         playable_only=params.playable_only,
+        include_non_music=params.include_non_music,
         taste=taste,
         taste_weight=TASTE_WEIGHTS[params.personalization] if taste is not None else 0.0,
         seed=seed,

@@ -121,7 +121,13 @@ def test_similar_tracks_by_embedding(lib_client: TestClient) -> None:
     assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
     assert all(t["reasons"][0].startswith("sounds alike") for t in similar)
     everything = lib_client.get(f"/api/v1/tracks/{seed['id']}/similar", params={"n": 100}).json()
-    assert len(everything["tracks"]) == 4  # every other analysed track, no catalog entries
+    # every other analysed track but the 4 s test tone (flagged as not music), no catalog entries
+    assert len(everything["tracks"]) == 3
+    assert all(t["non_music"] is None for t in everything["tracks"])
+    asked = lib_client.get(
+        f"/api/v1/tracks/{seed['id']}/similar", params={"n": 100, "include_non_music": True}
+    ).json()
+    assert [t["non_music"] for t in asked["tracks"]].count("too short (4.0 s)") == 1
 
     catalog = lib_client.get("/api/v1/tracks", params={"genre": "rock", "limit": 1}).json()
     not_analysed = lib_client.get(f"/api/v1/tracks/{catalog['items'][0]['id']}/similar")
@@ -134,8 +140,16 @@ def test_similar_tracks_by_embedding(lib_client: TestClient) -> None:
 def test_mood_playlists_over_the_analysed_library(lib_client: TestClient) -> None:
     body = {"emotion": "sad", "strategy": "calm", "n": 5, "playable_only": True, "seed": 1}
     playlist = lib_client.post("/api/v1/recommendations", json=body).json()
-    assert len(playlist["tracks"]) == 5
+    assert len(playlist["tracks"]) == 4  # the fifth file, a 4 s test tone, is not music
     assert all(t["audio_url"] and t["source"] == "library" for t in playlist["tracks"])
     assert all(t["reasons"] for t in playlist["tracks"])
+    assert all(t["heard_mood"]["source"] == "audio" for t in playlist["tracks"])
+    assert all(t["reasons"][0].startswith("Our audio model") for t in playlist["tracks"])
+    asked = lib_client.post(
+        "/api/v1/recommendations", json={**body, "include_non_music": True}
+    ).json()
+    assert len(asked["tracks"]) == 5
+    tone = next(t for t in asked["tracks"] if t["non_music"])
+    assert "Flagged as not music (you asked to include it)" in tone["reasons"]
     mixed = lib_client.post("/api/v1/recommendations", json={**body, "playable_only": False}).json()
     assert any(t["audio_url"] is None for t in mixed["tracks"])

@@ -51,7 +51,8 @@ def test_personalization_levels_change_the_playlist(fresh: TestClient) -> None:
 
     assert _ids(fresh, personalization="low") == before["low"]  # low ignores taste
     shares = [_jazz_share(fresh, personalization=level) for level in ("low", "medium", "high")]
-    assert shares[0] <= shares[1] <= shares[2] and shares[2] - shares[0] >= 0.3
+    # The mood keeps its share: liked music comes in where it is also heard as happy.
+    assert shares[0] <= shares[1] <= shares[2] and shares[2] - shares[0] >= 0.2
     assert len(set(_ids(fresh, personalization="medium")) - set(before["low"])) >= 2
     high = fresh.post("/api/v1/recommendations", json={**MOOD, "personalization": "high"}).json()
     assert any("Close to tracks you liked" in t["reasons"] for t in high["tracks"])

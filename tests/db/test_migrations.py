@@ -33,5 +33,5 @@ def test_downgrade_to_base_and_upgrade_again(session_factory: sessionmaker[Sessi
     assert "track_embeddings" not in inspect(engine).get_table_names()
     assert downgrade(engine, "base") == "base"
     assert "tracks" not in inspect(engine).get_table_names()
-    assert migrate(engine, "head") == "0002"
-    assert migrate(engine, "head") == "0002"  # idempotent
+    assert migrate(engine, "head") == "0003"
+    assert migrate(engine, "head") == "0003"  # idempotent

@@ -1,5 +1,6 @@
 """Pydantic request and response models: the JSON contract of DESIGN.md section 6."""
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -47,6 +48,13 @@ class TrackOut(BaseModel):
         description="Streams the audio (HTTP Range) when moodtune has the file; else null."
     )
     cover_url: str = Field(description="Cover art, or a generated placeholder.")
+    non_music: str | None = Field(
+        description="Why the track is flagged as not music (noise, speech, …); null for music. "
+        "Flagged tracks are never recommended unless asked for."
+    )
+    music_likelihood: float | None = Field(
+        description="0..1 from the audio check of a library file; null for catalog rows."
+    )
 
     @classmethod
     def from_track(cls, track: Track) -> "TrackOut":
@@ -68,6 +76,8 @@ class TrackOut(BaseModel):
             if track.audio_path or track.audio_key
             else None,
             cover_url=f"{API_PREFIX}/tracks/{track.id}/cover",
+            non_music=track.non_music,
+            music_likelihood=track.music_likelihood,
         )
 
 
@@ -141,7 +151,13 @@ class RecommendIn(BaseModel):
         default=None, ge=0, le=2**31 - 1, description="Same seed, same playlist."
     )
     preset: str = Field(
-        default="russell", description=f"Feature mapping preset: {', '.join(PRESETS)}."
+        default="heard",
+        description=f"Ranking preset: {', '.join(PRESETS)}. 'heard' ranks by where listeners "
+        "hear each track (learned from human mood labels); the others by feature targets only.",
+    )
+    include_non_music: bool = Field(
+        default=False,
+        description="Also rank tracks flagged as not music (silence, noise, speech, rain, …).",
     )
     listener_id: str | None = Field(
         default=None,
@@ -177,6 +193,7 @@ class RecommendIn(BaseModel):
             seed=self.seed,
             preset=self.preset,
             goal=self.goal,
+            include_non_music=self.include_non_music,
         )
 
 
@@ -203,10 +220,26 @@ class TargetOut(BaseModel):
     )
 
 
+class HeardMoodOut(BaseModel):
+    """Where listeners hear the track on the valence/arousal circumplex (-1..1 each)."""
+
+    valence: float
+    arousal: float
+    uncertainty: float = Field(description="Spread of the placement, circumplex units.")
+    quadrant: Literal["Q1", "Q2", "Q3", "Q4"] = Field(
+        description="Most probable: Q1 happy, Q2 tense/angry, Q3 sad, Q4 calm."
+    )
+    probability: float = Field(description="How sure the model is of that quadrant, 0..1.")
+    source: Literal["features", "audio"] = Field(
+        description="Placed from catalog features and genres, or by the audio model."
+    )
+
+
 class RankedTrackOut(TrackOut):
     position: int
     score: float = Field(description="0..1, higher fits better.")
     reasons: list[str]
+    heard_mood: HeardMoodOut
 
 
 class RecommendationOut(BaseModel):
@@ -244,6 +277,7 @@ class RecommendationOut(BaseModel):
                     position=i + 1,
                     score=r.score,
                     reasons=list(r.reasons),
+                    heard_mood=HeardMoodOut(**asdict(r.heard)),
                 )
                 for i, r in enumerate(result.ranked)
             ],

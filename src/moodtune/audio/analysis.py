@@ -14,7 +14,8 @@ import numpy as np
 from moodtune.audio.decode import ANALYSIS_RATE, load_windows, probe
 from moodtune.audio.embed import AudioModel
 from moodtune.audio.features import analyse_windows
-from moodtune.audio.mel import N_FFT, log_mel
+from moodtune.audio.mel import N_FFT, log_mel_from_power, power_spectrogram
+from moodtune.audio.music import MusicCheck, check_music
 from moodtune.errors import BadAudio
 
 __all__ = ["MAX_WINDOWS", "WINDOW_S", "TrackAnalysis", "analyse_file", "energy_from"]
@@ -34,6 +35,7 @@ class TrackAnalysis:
     quadrant: dict[str, float]
     embedding: np.ndarray  # float32 (dim,)
     analysed_s: float  # seconds of audio actually decoded
+    music: MusicCheck  # is it music at all (silence, noise, tones, speech are flagged)
 
     def to_json(self) -> dict[str, Any]:
         """The ``moodtune analyze`` shape of DESIGN.md section 6, plus quadrant and duration."""
@@ -45,6 +47,11 @@ class TrackAnalysis:
             "embedding_dim": int(self.embedding.shape[0]),
             "duration_s": round(self.duration_s, 3),
             "analysed_s": round(self.analysed_s, 3),
+            "music": {
+                "likelihood": self.music.likelihood,
+                "non_music": self.music.reason,
+                "measures": self.music.measures,
+            },
         }
 
 
@@ -70,7 +77,8 @@ def analyse_file(
     ]
     if not windows:
         raise BadAudio(f"{path.name}: too short to analyse (under 0.1 s)", path=str(path))
-    mels = [log_mel(w) for w in windows]
+    powers = [power_spectrogram(w) for w in windows]
+    mels = [log_mel_from_power(p) for p in powers]
     dsp = analyse_windows(windows, mels=mels)
     out = model.run(mels)
     features: dict[str, float | int] = {
@@ -97,4 +105,5 @@ def analyse_file(
         quadrant=out.quadrant,
         embedding=out.embedding,
         analysed_s=sum(len(w) for w in windows) / ANALYSIS_RATE,
+        music=check_music(powers, pulse=dsp.pulse, duration_s=info.duration_s),
     )

@@ -5,6 +5,8 @@ a JIT warm-up) for the two small functions needed here. The filterbank follows t
 scale with area normalisation, as librosa's default does.
 """
 
+from functools import cache
+
 import numpy as np
 
 from moodtune.audio.decode import ANALYSIS_RATE
@@ -16,6 +18,7 @@ __all__ = [
     "N_MELS",
     "hz_to_mel",
     "log_mel",
+    "log_mel_from_power",
     "mel_filterbank",
     "mel_to_hz",
     "power_spectrogram",
@@ -127,7 +130,20 @@ def log_mel(
         (not relative to the loudest frame), so loudness survives into the features.
     """
     power = power_spectrogram(y, n_fft=n_fft, hop_length=hop_length)
-    mel = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels) @ power.T
+    return log_mel_from_power(power, sr=sr, n_fft=n_fft, n_mels=n_mels)
+
+
+def log_mel_from_power(
+    power: np.ndarray, *, sr: int = ANALYSIS_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS
+) -> np.ndarray:
+    """:func:`log_mel` from an existing :func:`power_spectrogram` (frames, bins), so callers
+    that also need the linear spectrum compute the STFT once."""
+    mel = _filterbank(sr, n_fft, n_mels) @ power.T
     return np.asarray(
         np.maximum(10.0 * np.log10(np.maximum(mel, 1e-10)), FLOOR_DB), dtype=np.float32
     )
+
+
+@cache
+def _filterbank(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    return mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from moodtune.catalog import repo
 from moodtune.catalog.db import session_scope
 from moodtune.errors import BadCatalogFile
+from moodtune.nonmusic import catalog_reason
 
 __all__ = ["COLUMN_ALIASES", "ImportReport", "RowError", "import_catalog"]
 
@@ -101,7 +102,13 @@ class ImportReport:
     duplicates: int = 0
     rejected: int = 0
     without_features: int = 0
+    #: Rows imported but flagged as not music, by reason ("noise recording", "spoken word", …).
+    non_music: dict[str, int] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
+
+    def flag(self, reason: str) -> None:
+        kind = reason.split(" (")[0]
+        self.non_music[kind] = self.non_music.get(kind, 0) + 1
 
     def reject(self, line: int, reason: str, spotify_id: str | None = None) -> None:
         self.rejected += 1
@@ -118,6 +125,8 @@ class ImportReport:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "without_features": self.without_features,
+            "non_music": sum(self.non_music.values()),
+            "non_music_by_reason": dict(sorted(self.non_music.items())),
             "errors": [asdict(e) for e in self.errors],
             "errors_truncated": self.rejected > len(self.errors),
         }
@@ -222,6 +231,14 @@ def parse_row(fields: list[str], columns: dict[str, int], source: str) -> repo.T
         or None,
     )
     genres = sorted({g.casefold()[:100] for g in _split_list(raw.get("genres", ""))})
+    values["non_music"] = catalog_reason(
+        title=title,
+        artists=artists,
+        album=album,
+        genres=genres,
+        tempo=values["tempo"],
+        speechiness=values["speechiness"],
+    )
     return repo.TrackRow(spotify_id=sid, values=values, genres=genres)
 
 
@@ -298,8 +315,11 @@ def import_catalog(
                             set(batch[row.spotify_id].genres) | set(row.genres)
                         )
                         continue
-                elif row.values["valence"] is None or row.values["energy"] is None:
-                    report.without_features += 1
+                else:
+                    if row.values["valence"] is None or row.values["energy"] is None:
+                        report.without_features += 1
+                    if row.values["non_music"]:
+                        report.flag(row.values["non_music"])
                 batch[row.spotify_id] = row
                 if len(batch) >= batch_size:
                     _flush(batch, seen, report, session_factory)

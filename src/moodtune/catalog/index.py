@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from moodtune.catalog import repo
 from moodtune.recommend import TrackMatrix
+from moodtune.recommend.heard import HeardMoodModel
 from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.taste import TasteSpace
 
@@ -24,9 +25,10 @@ __all__ = ["CatalogIndex", "load_matrix"]
 log = logging.getLogger(__name__)
 
 
-def load_matrix(session: Session) -> TrackMatrix:
-    """Build the ranking matrix from every track in the database."""
-    return TrackMatrix.build(**repo.matrix_columns(session=session))
+def load_matrix(session: Session, *, heard_model: HeardMoodModel | None = None) -> TrackMatrix:
+    """Build the ranking matrix from every track in the database (placed by ``heard_model``,
+    the shipped one by default)."""
+    return TrackMatrix.build(**repo.matrix_columns(session=session), heard_model=heard_model)
 
 
 class CatalogIndex:
@@ -61,9 +63,12 @@ class CatalogIndex:
             matrix = load_matrix(session)
             ids, vectors = repo.embedding_matrix(session=session)
         space = TasteSpace.build(
-            matrix.ids, matrix.features, {int(t): vectors[i] for i, t in enumerate(ids.tolist())}
+            matrix.ids,
+            matrix.taste_features(),
+            {int(t): vectors[i] for i, t in enumerate(ids.tolist())},
         )
-        self.embeddings = EmbeddingTable(ids, vectors)
+        flagged = matrix.ids[matrix.non_music]
+        self.embeddings = EmbeddingTable(ids, vectors, hidden=np.isin(ids, flagged))
         self._taste, self.taste_cache = (matrix, space), {}
         self.matrix, self.version, self.tracks_in_db = matrix, version, version[0]
         self._checked_at = time.monotonic()

@@ -30,10 +30,19 @@ from moodtune.audio.tags import AUDIO_MIME, Tags, read_tags
 from moodtune.catalog import repo
 from moodtune.catalog.db import session_scope
 from moodtune.catalog.models import Track, TrackEmbedding, track_genres
-from moodtune.errors import InvalidInput, MoodtuneError
+from moodtune.errors import InvalidInput, MoodtuneError, NotFound
 from moodtune.storage import Storage
 
-__all__ = ["LIBRARY_SOURCE", "LibraryReport", "add_library", "scan"]
+__all__ = [
+    "LIBRARY_SOURCE",
+    "LibraryReport",
+    "RemoveReport",
+    "add_library",
+    "library_tracks",
+    "remove_from_library",
+    "rescan_library",
+    "scan",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,10 @@ class LibraryReport:
     duplicates: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)  # unreadable dirs, loops
+    #: Stored but flagged as not music (silence, noise, tones, speech, too short): never
+    #: recommended unless asked for.
+    flagged: list[dict[str, object]] = field(default_factory=list)
+    missing: list[dict[str, object]] = field(default_factory=list)  # rescan: file is gone
     audio_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -206,6 +219,8 @@ def _store(done: _Done, *, session: Session, storage: Storage, copy: bool) -> No
         "search_text": " ".join([tags.title, *tags.artists, tags.album or ""]).casefold().strip(),
         **analysis.features,
         "estimators": analysis.estimators,
+        "non_music": analysis.music.reason,
+        "music_likelihood": analysis.music.likelihood,
         "audio_path": str(job.path),
         "audio_key": audio_key,
         "audio_mime": AUDIO_MIME[job.path.suffix.lower()],
@@ -258,6 +273,15 @@ def _record(
     else:
         report.updated += 1
     report.audio_seconds += done.analysis.duration_s
+    music = done.analysis.music
+    if music.flagged:
+        report.flagged.append(
+            {
+                "path": str(done.job.path),
+                "reason": music.reason,
+                "music_likelihood": music.likelihood,
+            }
+        )
 
 
 def add_library(
@@ -276,9 +300,24 @@ def add_library(
     files = list(scan(root, report))
     report.scanned = len(files)
     jobs = _plan(files, report, session_factory)
+    _analyse_all(jobs, report, session_factory, storage, workers, copy, model_path, on_progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _analyse_all(
+    jobs: list[_Job],
+    report: LibraryReport,
+    session_factory: sessionmaker[Session],
+    storage: Storage,
+    workers: int,
+    copy: bool,
+    model_path: Path,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """Analyse and store ``jobs`` one transaction each, in-process or in a pool."""
     progress = on_progress or (lambda done, total, seconds: None)
     progress(0, len(jobs), 0.0)
-
     completed = 0
 
     def finish(job: _Job, result: Callable[[], _Done]) -> None:
@@ -301,6 +340,109 @@ def add_library(
             finish(job, lambda job=job: _analyse(job))  # type: ignore[misc]
     else:
         _run_pool(jobs, workers, model_path, finish)
+
+
+def library_tracks(*, session: Session, flagged_only: bool = False) -> list[Track]:
+    """Every track that came from a music library (oldest first), or only the flagged ones."""
+    query = select(Track).where(Track.source == LIBRARY_SOURCE)
+    if flagged_only:
+        query = query.where(Track.non_music.is_not(None))
+    return list(session.scalars(query.order_by(Track.id)))
+
+
+@dataclass
+class RemoveReport:
+    target: str
+    removed: list[dict[str, object]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "removed": self.removed, "count": len(self.removed)}
+
+
+def remove_from_library(
+    target: str, *, session_factory: sessionmaker[Session], storage: Storage
+) -> RemoveReport:
+    """Remove library tracks by id, by file path, or every one under a folder, in one
+    transaction; their likes, plays and playlist entries go with them. Files stay on disk;
+    copies moodtune made in its storage (``--copy``) are deleted after the commit."""
+    report = RemoveReport(target=target)
+    keys: list[str] = []
+    with session_scope(session_factory) as session:
+        tracks = _matching(target, session=session)
+        if not tracks:
+            raise NotFound(f"no library track matches {target!r}", target=target)
+        for track in tracks:
+            report.removed.append({"id": track.id, "path": track.audio_path, "title": track.title})
+            keys.extend(k for k in (track.audio_key, track.cover_key) if k)
+            session.delete(track)
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception as exc:  # the rows are gone; a stray object is only wasted space
+            log.warning("could not delete %s from storage: %s", key, exc)
+    return report
+
+
+def _matching(target: str, *, session: Session) -> list[Track]:
+    path = Path(target).expanduser().absolute()
+    if target.isdigit() and not path.exists():
+        track = session.get(Track, int(target))
+        if track is not None and track.source != LIBRARY_SOURCE:
+            raise InvalidInput(
+                f"track {target} is a catalog track, not one of your library files",
+                track_id=int(target),
+            )
+        return [track] if track is not None else []
+    query = select(Track).where(Track.source == LIBRARY_SOURCE)
+    if path.is_dir():
+        prefix = str(path).rstrip(os.sep) + os.sep
+        query = query.where(Track.audio_path.like(f"{repo.escape_like(prefix)}%", escape="\\"))
+    else:
+        query = query.where(Track.audio_path == str(path))
+    return list(session.scalars(query.order_by(Track.id)))
+
+
+def rescan_library(
+    *,
+    session_factory: sessionmaker[Session],
+    storage: Storage,
+    workers: int = 1,
+    everything: bool = False,
+    model_path: Path = DEFAULT_AUDIO_MODEL,
+    on_progress: ProgressCallback | None = None,
+) -> LibraryReport:
+    """Re-analyse library files in place (same track ids): those analysed before the music
+    check existed or by another audio model, files whose content changed, or every file with
+    ``everything``. Files that are gone are listed in ``missing`` and kept (see
+    :func:`remove_from_library`). Resumable: each file is committed on its own, and a re-run
+    skips the files already current."""
+    started = time.perf_counter()
+    report = LibraryReport(root="library")
+    current = AudioModel.from_path(model_path).name
+    with session_scope(session_factory) as session:
+        tracks = [
+            (t.id, t.audio_path, t.content_hash, t.music_likelihood, t.estimators or {})
+            for t in library_tracks(session=session)
+        ]
+    jobs: list[_Job] = []
+    for track_id, audio_path, digest_before, likelihood, estimators in tracks:
+        report.scanned += 1
+        path = Path(audio_path) if audio_path else None
+        if path is None or not path.is_file():
+            report.missing.append({"id": track_id, "path": audio_path})
+            continue
+        try:
+            stat = path.stat()
+            digest = _sha256(path)
+        except OSError as exc:
+            report.failed.append({"path": str(path), "reason": exc.strerror or str(exc)})
+            continue
+        outdated = likelihood is None or estimators.get("valence") != current
+        if not (everything or outdated or digest != digest_before):
+            report.unchanged += 1
+            continue
+        jobs.append(_Job(path, digest, stat.st_size, stat.st_mtime, replaces=track_id))
+    _analyse_all(jobs, report, session_factory, storage, workers, False, model_path, on_progress)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -132,6 +132,15 @@ class Track(Base):
     estimators: Mapped[dict[str, str] | None] = mapped_column(
         JSON, doc="Feature name -> estimator that produced it (e.g. 'spotify')."
     )
+    non_music: Mapped[str | None] = mapped_column(
+        String(200),
+        index=True,
+        doc="Why the track is not music (noise, speech, …); NULL for music. Flagged tracks are "
+        "kept and listed but never recommended unless asked for.",
+    )
+    music_likelihood: Mapped[float | None] = mapped_column(
+        Float, doc="0..1 from the audio check of a library file; NULL for catalog rows."
+    )
 
     audio_key: Mapped[str | None] = mapped_column(Text, doc="Object-store key of the audio file.")
     cover_key: Mapped[str | None] = mapped_column(Text, doc="Object-store key of the cover image.")

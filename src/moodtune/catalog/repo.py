@@ -34,6 +34,7 @@ __all__ = [
     "create_playlist",
     "embedding_matrix",
     "embedding_styles",
+    "escape_like",
     "feedback_of",
     "genre_counts",
     "genre_ids",
@@ -54,11 +55,11 @@ TRACK_FIELDS: tuple[str, ...] = (
     "source", "title", "artists", "album", "release_date", "year", "search_text",
     "danceability", "energy", "valence", "acousticness", "instrumentalness", "speechiness",
     "liveness", "tempo", "loudness", "key", "mode", "time_signature", "popularity",
-    "duration_ms", "explicit", "estimators",
+    "duration_ms", "explicit", "estimators", "non_music",
 )  # fmt: skip
 MATRIX_COLUMNS: tuple[str, ...] = (
     "valence", "energy", "danceability", "acousticness", "instrumentalness", "speechiness",
-    "liveness", "tempo", "loudness", "mode",
+    "liveness", "tempo", "loudness", "mode", "key",
 )  # fmt: skip
 
 
@@ -182,7 +183,8 @@ def tracks_by_ids(ids: Sequence[int], *, session: Session) -> dict[int, Track]:
     return {t.id: t for t in session.scalars(select(Track).where(Track.id.in_(list(ids))))}
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
+    """``text`` matched literally by ``LIKE … ESCAPE '\\'``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -191,13 +193,17 @@ def search_tracks(
     session: Session,
     q: str | None = None,
     genre: str | None = None,
+    flagged: bool | None = None,
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[list[Track], int]:
-    """Tracks whose title, artists or album contain every word of ``q``, most popular first."""
+    """Tracks whose title, artists or album contain every word of ``q``, most popular first;
+    ``flagged`` True/False keeps only non-music/music rows."""
     query = select(Track)
+    if flagged is not None:
+        query = query.where(Track.non_music.is_not(None) if flagged else Track.non_music.is_(None))
     for word in (q or "").casefold().split():
-        query = query.where(Track.search_text.like(f"%{_escape_like(word)}%", escape="\\"))
+        query = query.where(Track.search_text.like(f"%{escape_like(word)}%", escape="\\"))
     if genre:
         genre_id = session.scalar(select(Genre.id).where(Genre.name == genre.casefold()))
         if genre_id is None:
@@ -234,9 +240,13 @@ def catalog_version(*, session: Session) -> tuple[int, datetime | None]:
 
 def matrix_columns(*, session: Session) -> dict[str, Any]:
     """Row-aligned columns for :meth:`moodtune.recommend.TrackMatrix.build`."""
-    query = select(Track.id, Track.title, Track.artists, Track.popularity, Track.explicit,
-                   Track.audio_path, Track.audio_key,
-                   *[getattr(Track, c) for c in MATRIX_COLUMNS]).order_by(Track.id)  # fmt: skip
+    query = (
+        select(Track.id, Track.title, Track.artists, Track.popularity, Track.explicit,
+               Track.audio_path, Track.audio_key, Track.duration_ms, Track.non_music,
+               TrackEmbedding.quadrant, *[getattr(Track, c) for c in MATRIX_COLUMNS])
+        .join(TrackEmbedding, TrackEmbedding.track_id == Track.id, isouter=True)
+        .order_by(Track.id)
+    )  # fmt: skip
     rows = session.execute(query).all()
     genre_rows = session.execute(
         select(track_genres.c.track_id, Genre.name).join(Genre, Genre.id == track_genres.c.genre_id)
@@ -253,6 +263,9 @@ def matrix_columns(*, session: Session) -> dict[str, Any]:
         "features": {c: [getattr(r, c) for r in rows] for c in MATRIX_COLUMNS},
         "genres": [genres.get(r.id, []) for r in rows],
         "playable": [r.audio_path is not None or r.audio_key is not None for r in rows],
+        "durations_ms": [r.duration_ms for r in rows],
+        "quadrants": [r.quadrant or None for r in rows],
+        "non_music": [r.non_music is not None for r in rows],
     }
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Strategy",
     "emotion_probs",
     "feature_targets",
+    "heard_weight",
     "journey_points",
     "mood_point",
     "resolve_goal",
@@ -44,7 +45,8 @@ _SUM_TOLERANCE = 1e-3
 
 @dataclass(frozen=True)
 class FeatureTargets:
-    """Target value (raw units: tempo BPM, rest 0..1) and relative weight per feature name."""
+    """Target value (raw units: tempo BPM, loudness dB, key 0-11, rest 0..1) and relative
+    weight per feature name; a feature without a weight is not used."""
 
     values: Mapping[str, float]
     weights: Mapping[str, float]
@@ -159,25 +161,31 @@ def resolve_goal(point: np.ndarray, goal: Goal = "auto") -> Literal["uplift", "c
 def strategy_goal(point: np.ndarray, strategy: Strategy, *, goal: Goal = "auto") -> np.ndarray:
     """The circumplex point a strategy aims at, starting from the listener's ``point``.
 
-    ``match`` stays; ``uplift`` raises valence to at least the uplift goal's and sets moderate
-    arousal; ``calm`` moves to the calm goal but never raises arousal or lowers valence;
-    ``journey`` ends where ``goal`` (resolved by :func:`resolve_goal`) would.
+    ``match`` stays. ``journey`` ends at the goal itself (``goal`` resolved by
+    :func:`resolve_goal`), reached step by step. A static ``uplift`` or ``calm`` list follows
+    the iso principle: it aims at the goal pulled back toward the listener by the goal's
+    ``iso_share`` (so calm from angry keeps more arousal than calm from sad, and a lift from
+    sadness stops at hopeful rather than euphoric), kept ``margin`` inside the goal's quadrant.
+    Neither lowers valence; calm never raises arousal.
     """
     point = np.asarray(point, dtype=np.float32)
     if strategy not in STRATEGIES:
         raise InvalidInput(f"unknown strategy {strategy!r}", known=list(STRATEGIES))
     if strategy == "match":
         return point.copy()
-    target = resolve_goal(point, goal) if strategy == "journey" else strategy
-    goal_v, goal_a = _goal_coords(target)
-    if target == "uplift":
-        return np.array([max(point[0], goal_v), goal_a], dtype=np.float32)
-    return np.array([max(point[0], goal_v), min(point[1], goal_a)], dtype=np.float32)
-
-
-def _goal_coords(name: str) -> tuple[float, float]:
+    name = resolve_goal(point, goal) if strategy == "journey" else strategy
     row = _table("circumplex.toml")["goals"][name]
-    return float(row["valence"]), float(row["arousal"])
+    full = np.array([row["valence"], row["arousal"]], dtype=np.float32)
+    if strategy == "journey":
+        return full
+    valence, arousal = full + float(row["iso_share"]) * (point - full)
+    margin = float(row["margin"])
+    valence = max(valence, margin, float(point[0]))
+    if name == "calm":
+        arousal = min(arousal, -margin, float(point[1]))
+    else:
+        arousal = max(arousal, margin)
+    return np.array([valence, arousal], dtype=np.float32)
 
 
 def journey_points(start: np.ndarray, end: np.ndarray, *, n_steps: int) -> np.ndarray:
@@ -200,7 +208,21 @@ def journey_points(start: np.ndarray, end: np.ndarray, *, n_steps: int) -> np.nd
     return np.asarray(start + t * (np.asarray(end, dtype=np.float32) - start), dtype=np.float32)
 
 
-def feature_targets(point: np.ndarray, *, preset: str = "russell") -> FeatureTargets:
+def heard_weight(preset: str) -> float:
+    """Share of the score that the heard-mood distance gets under ``preset`` (0 = none)."""
+    spec = _preset(preset)
+    return float(spec["heard_weight"]) if spec["kind"] == "heard" else 0.0
+
+
+def _preset(name: str) -> dict[str, Any]:
+    presets = _presets()
+    if name not in presets:
+        raise InvalidInput(f"unknown preset {name!r}", known=list(presets))
+    spec: dict[str, Any] = presets[name]
+    return spec
+
+
+def feature_targets(point: np.ndarray, *, preset: str = "heard") -> FeatureTargets:
     """Map a circumplex point to Spotify-style feature targets with weights.
 
     Parameters
@@ -208,22 +230,19 @@ def feature_targets(point: np.ndarray, *, preset: str = "russell") -> FeatureTar
     point : np.ndarray [shape=(2,)]
         (valence, arousal), each in [-1, 1].
     preset : str
-        A name from ``PRESETS`` (``tables/presets.toml``). Weights depend on the preset only,
-        never on the point, so the ranker can score a whole journey in one matrix product.
+        A name from ``PRESETS`` (``tables/presets.toml``).
 
     Returns
     -------
     FeatureTargets
-        ``linear`` presets: ``clip(intercept + valence*v + arousal*a, min, max)`` per feature;
-        ``table`` presets: per-emotion rows averaged with weights
-        ``exp(-|point - c_e|² / (2 * bandwidth²))``.
+        ``heard`` and ``linear`` presets: ``clip(intercept + valence*v + arousal*a, min, max)``
+        per feature (a ``heard`` preset ranks mostly by heard mood, see :func:`heard_weight`);
+        ``table`` presets: the row of the emotion nearest to ``point``, with the weights of the
+        features that row uses.
     """
-    presets = _presets()
-    if preset not in presets:
-        raise InvalidInput(f"unknown preset {preset!r}", known=list(presets))
-    spec = presets[preset]
+    spec = _preset(preset)
     valence, arousal = (float(x) for x in np.asarray(point, dtype=np.float32))
-    if spec["kind"] == "linear":
+    if spec["kind"] in ("linear", "heard"):
         feats = spec["features"]
         values = {
             name: min(
@@ -234,11 +253,8 @@ def feature_targets(point: np.ndarray, *, preset: str = "russell") -> FeatureTar
         }
         return FeatureTargets(values=values, weights={n: f["weight"] for n, f in feats.items()})
     dist2 = ((_circumplex() - np.array([valence, arousal], np.float32)) ** 2).sum(axis=1)
-    kernel = np.exp(-dist2 / (2.0 * spec["bandwidth"] ** 2))
-    kernel = kernel / kernel.sum()
-    rows = spec["rows"]
-    values = {
-        name: float(sum(k * rows[e][name] for k, e in zip(kernel, EMOTIONS, strict=True)))
-        for name in spec["weights"]
-    }
-    return FeatureTargets(values=values, weights=dict(spec["weights"]))
+    row = spec["rows"][EMOTIONS[int(np.argmin(dist2))]]
+    return FeatureTargets(
+        values={name: float(v) for name, v in row.items()},
+        weights={name: float(spec["weights"][name]) for name in row},
+    )

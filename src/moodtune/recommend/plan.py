@@ -13,6 +13,7 @@ from moodtune.recommend.mood import (
     Strategy,
     emotion_probs,
     feature_targets,
+    heard_weight,
     journey_points,
     mood_point,
     resolve_goal,
@@ -35,6 +36,7 @@ class MoodPlan:
     goal_name: str | None  # "uplift"/"calm" for journey, uplift and calm; None for match
     preset: str
     targets: list[FeatureTargets]
+    heard_weight: float  # share of the score for heard-mood nearness to ``path``
     intents: list[str]
 
     @property
@@ -47,7 +49,7 @@ def plan_mood(
     *,
     strategy: Strategy = "match",
     n: int = 10,
-    preset: str = "russell",
+    preset: str = "heard",
     goal: Goal = "auto",
 ) -> MoodPlan:
     """Resolve emotions and a strategy into feature targets and listener-facing intents.
@@ -77,6 +79,7 @@ def plan_mood(
         goal_name=goal_name,
         preset=preset,
         targets=[feature_targets(p, preset=preset) for p in path],
+        heard_weight=heard_weight(preset),
         intents=_intents(strategy, dominant, goal_name, len(path)),
     )
 

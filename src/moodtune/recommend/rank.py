@@ -1,19 +1,22 @@
-"""Rank tracks of an in-memory feature matrix against feature targets, with filters and diversity.
+"""Rank tracks of an in-memory matrix by heard mood and feature targets, with filters and diversity.
 
 Everything here is numpy over a :class:`TrackMatrix` built once per catalog version; a request
-costs one matrix-vector product per playlist (one matrix-matrix product for a journey), a
-partial sort and a short greedy pass for the artist cap.
+costs a few matrix-vector products per playlist (matrix-matrix for a journey), a partial sort
+and a short greedy pass for the artist cap, the one-song-once rule and the genre shares.
 """
 
 import math
+import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
 import numpy as np
 
 from moodtune.errors import InvalidInput
+from moodtune.recommend.heard import QUADRANT_WORDS, QUADRANTS, HeardMood, HeardMoodModel
 from moodtune.recommend.mood import FeatureTargets
 
 __all__ = [
@@ -21,9 +24,12 @@ __all__ = [
     "POPULARITY_TARGETS",
     "Popularity",
     "RankQuery",
+    "HeardPlacement",
     "RankedTrack",
     "TrackMatrix",
+    "placeable_features",
     "rank",
+    "song_key",
 ]
 
 #: Feature columns of the matrix, in order (DESIGN.md section 5 vocabulary).
@@ -38,13 +44,18 @@ FEATURES: tuple[str, ...] = (
     "tempo",
     "loudness",
     "mode",
+    "key",
 )
 _COL = {name: i for i, name in enumerate(FEATURES)}
 #: Tracks without these cannot be placed on the circumplex and are left out of the matrix.
 _REQUIRED = ("valence", "energy")
 #: (low, high) raw range mapped to 0..1 so a unit of distance means as much on every axis:
 #: 15 BPM or 4 dB weigh like 0.1 of valence. Others are already 0..1.
-_RANGES: Mapping[str, tuple[float, float]] = {"tempo": (50.0, 200.0), "loudness": (-40.0, 0.0)}
+_RANGES: Mapping[str, tuple[float, float]] = {
+    "tempo": (50.0, 200.0),
+    "loudness": (-40.0, 0.0),
+    "key": (0.0, 11.0),
+}
 
 Popularity = Literal["mainstream", "medium", "low", "any"]
 #: Seed 002's popularity levels: the popularity (0..100) each band aims at.
@@ -64,10 +75,41 @@ def _normalise(name: str, values: np.ndarray) -> np.ndarray:
     return np.asarray(np.clip((values - low) / (high - low), 0.0, 1.0), dtype=np.float32)
 
 
-def _song_key(artist: str, title: str) -> str:
-    """Same song under another id (single vs album release): first artist + title, folded."""
-    text = unicodedata.normalize("NFKD", f"{artist}\x1f{title}").casefold()
-    return "".join(ch for ch in text if ch.isalnum() or ch == "\x1f")
+#: Words that mark another release of the same song in a "- suffix" or "(part)" of a title.
+_VERSION_WORDS = re.compile(
+    r"\b(remaster(ed)?|live|edit|version|mix|remix(ed)?|mono|stereo|single|radio|feat|ft|"
+    r"featuring|with|demo|acoustic|unplugged|explicit|clean|deluxe|bonus|instrumental|extended|"
+    r"original|take|session|recorded|from|anniversary|re-?recorded|\d{4})\b"
+)
+_BRACKETED = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
+_FEATURING = re.compile(r"\s+(feat\.?|ft\.|featuring)\s.*$")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).casefold()
+
+
+def _alnum(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def song_key(artist: str, title: str) -> str:
+    """The same song under any release: first artist + title without version marks, folded.
+
+    Drops a ``" - Remastered 2011"`` / ``" - Live"`` / ``" - Single Edit"`` suffix and any
+    bracketed part naming a version or guest (``"(feat. X)"``, ``"[Live at …]"``), then case,
+    accents, punctuation and a leading "the" of the artist. Other bracketed words stay, so
+    ``"(I Can't Get No) Satisfaction"`` keeps its name.
+    """
+    name = _fold(title)
+    head, sep, tail = name.partition(" - ")
+    if sep and _VERSION_WORDS.search(tail):
+        name = head
+    name = _BRACKETED.sub(lambda m: "" if _VERSION_WORDS.search(m.group(0)) else m.group(0), name)
+    name = _FEATURING.sub("", name)
+    who = _fold(artist).strip()
+    who = who.removeprefix("the ") if who != "the" else who
+    return f"{_alnum(who)}\x1f{_alnum(name) or _alnum(_fold(title))}"
 
 
 def _known_medians(raw: np.ndarray) -> np.ndarray:
@@ -80,9 +122,42 @@ def _known_medians(raw: np.ndarray) -> np.ndarray:
     return medians
 
 
+def placeable_features(
+    features: Mapping[str, Sequence[float | None] | np.ndarray], n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows that can be placed (valence and energy known) and their features.
+
+    Returns
+    -------
+    keep : np.ndarray [shape=(m,)], int64
+        Indices of the placeable rows.
+    raw : np.ndarray [shape=(m, F)], float32
+        ``FEATURES`` in raw units, gaps filled with the column's median over those rows.
+    normed : np.ndarray [shape=(m, F)], float32
+        The same scaled to 0..1 (tempo 50-200 BPM, loudness -40-0 dB, key 0-11).
+    """
+    unknown = sorted(set(features) - set(FEATURES))
+    if unknown:
+        raise InvalidInput(f"unknown feature column(s): {unknown}", known=list(FEATURES))
+    raw = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
+    for name, values in features.items():
+        raw[:, _COL[name]] = np.array(values, dtype=np.float64)  # None -> nan
+    raw[raw[:, _COL["key"]] < 0, _COL["key"]] = np.nan  # -1 = key unknown
+    keep = np.flatnonzero(~np.isnan(raw[:, [_COL[r] for r in _REQUIRED]]).any(axis=1))
+    raw = raw[keep]
+    raw = np.where(np.isnan(raw), _known_medians(raw), raw).astype(np.float32)
+    normed = np.stack([_normalise(f, raw[:, i]) for i, f in enumerate(FEATURES)], axis=1)
+    return keep, raw, normed
+
+
+@cache
+def _shipped_heard_model() -> HeardMoodModel:
+    return HeardMoodModel.from_path()
+
+
 @dataclass(frozen=True, eq=False)
 class TrackMatrix:
-    """Features and filter columns of every placeable track, row-aligned.
+    """Features, heard mood and filter columns of every placeable track, row-aligned.
 
     Build it with :meth:`build`; rows whose valence or energy is unknown are dropped there and
     other missing features take the column median.
@@ -96,6 +171,10 @@ class TrackMatrix:
     artist_ptr: np.ndarray  # int64 (n + 1,) CSR offsets into artist_codes
     artist_codes: np.ndarray  # int32 artist ids, interned per matrix
     song_codes: np.ndarray  # int64 (n,) equal for the same song under different ids
+    heard: HeardMood  # where listeners hear each track on the circumplex
+    heard_model: HeardMoodModel  # the model that placed them (its kernels rank by them)
+    heard_from_audio: np.ndarray  # bool (n,): placed by the audio CNN, else by the features
+    non_music: np.ndarray  # bool (n,): flagged as not music, only ranked when asked for
     genres: Mapping[str, np.ndarray] = field(default_factory=dict)  # genre -> sorted rows
     playable: np.ndarray | None = None  # bool (n,): moodtune can stream the audio; None: none
 
@@ -114,25 +193,23 @@ class TrackMatrix:
         titles: Sequence[str],
         genres: Sequence[Sequence[str]],
         playable: Sequence[bool] | np.ndarray | None = None,
+        durations_ms: Sequence[float | None] | None = None,
+        quadrants: Sequence[Mapping[str, float] | None] | None = None,
+        non_music: Sequence[bool] | np.ndarray | None = None,
+        heard_model: HeardMoodModel | None = None,
     ) -> "TrackMatrix":
         """Assemble a matrix from row-aligned columns (``None``/NaN = unknown).
 
         ``features`` maps names in ``FEATURES`` to columns; absent names count as unknown.
+        ``quadrants`` holds the audio CNN's quadrant probabilities of analysed tracks (None
+        elsewhere): those tracks are placed by the audio model, the rest by their features.
+        ``heard_model`` defaults to the shipped model.
         """
         n = len(ids)
         for name, column in [("titles", titles), ("artists", artists), ("genres", genres)]:
             if len(column) != n:
                 raise InvalidInput(f"{name} has {len(column)} rows, ids has {n}")
-        unknown = sorted(set(features) - set(FEATURES))
-        if unknown:
-            raise InvalidInput(f"unknown feature column(s): {unknown}", known=list(FEATURES))
-        raw = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
-        for name, values in features.items():
-            raw[:, _COL[name]] = np.array(values, dtype=np.float64)  # None -> nan
-        keep = np.flatnonzero(~np.isnan(raw[:, [_COL[r] for r in _REQUIRED]]).any(axis=1))
-        raw = raw[keep]
-        raw = np.where(np.isnan(raw), _known_medians(raw), raw).astype(np.float32)
-        normed = np.stack([_normalise(f, raw[:, i]) for i, f in enumerate(FEATURES)], axis=1)
+        keep, raw, normed = placeable_features(features, n)
 
         codes: dict[str, int] = {}
         ptr = np.zeros(len(keep) + 1, dtype=np.int64)
@@ -144,10 +221,19 @@ class TrackMatrix:
             names = [a.casefold().strip() for a in artists[row] if a and a.strip()]
             flat.extend(codes.setdefault(a, len(codes)) for a in names)
             ptr[out_row + 1] = len(flat)
-            key = _song_key(names[0] if names else "", titles[row] or "")
+            key = song_key(names[0] if names else "", titles[row] or "")
             song_codes[out_row] = songs.setdefault(key, len(songs))
             for genre in genres[row]:
                 rows_by_genre.setdefault(genre, []).append(out_row)
+        model = heard_model if heard_model is not None else _shipped_heard_model()
+        kept_genres = [genres[row] for row in keep.tolist()]
+        durations = np.full(n, np.nan)
+        if durations_ms is not None:
+            durations = np.array(durations_ms, dtype=np.float64)  # None -> nan
+        kept_quadrants = None if quadrants is None else [quadrants[r] for r in keep.tolist()]
+        heard, from_audio = _place(
+            model, normed, durations[keep] / 1000.0, kept_genres, kept_quadrants
+        )
         return cls(
             ids=np.asarray(ids, dtype=np.int64)[keep],
             values=raw,
@@ -157,12 +243,48 @@ class TrackMatrix:
             artist_ptr=ptr,
             artist_codes=np.array(flat, dtype=np.int32),
             song_codes=song_codes,
+            heard=heard,
+            heard_model=model,
+            heard_from_audio=from_audio,
+            non_music=np.zeros(len(keep), bool)
+            if non_music is None
+            else np.array(non_music, dtype=bool)[keep],
             genres={g: np.array(r, dtype=np.int64) for g, r in rows_by_genre.items()},
             playable=None if playable is None else np.array(playable, dtype=bool)[keep],
         )
 
     def artists_of(self, row: int) -> np.ndarray:
         return self.artist_codes[self.artist_ptr[row] : self.artist_ptr[row + 1]]
+
+    def taste_features(self) -> np.ndarray:
+        """Normalised features for the taste space: all but the key (a pitch class, not a
+        quantity that liking could follow)."""
+        return self.features[:, [i for i, f in enumerate(FEATURES) if f != "key"]]
+
+
+def _place(
+    model: HeardMoodModel,
+    normed: np.ndarray,
+    duration_s: np.ndarray,
+    genres: Sequence[Sequence[str]],
+    quadrants: Sequence[Mapping[str, float] | None] | None,
+) -> tuple[HeardMood, np.ndarray]:
+    """Heard mood of every row: the audio CNN's where a track was analysed, else the features'."""
+    columns = {f: normed[:, i] for i, f in enumerate(FEATURES)}
+    catalog = model.place_catalog({**columns, "duration_s": duration_s}, genres)
+    from_audio = np.array(
+        [bool(q) for q in quadrants] if quadrants is not None else [False] * len(normed), bool
+    )
+    if not from_audio.any():
+        return catalog, from_audio
+    assert quadrants is not None
+    rows = np.flatnonzero(from_audio)
+    audio = model.place_audio(
+        np.array([[quadrants[r][q] for q in QUADRANTS] for r in rows.tolist()])  # type: ignore[index]
+    )
+    probs, point, spread = catalog.probs.copy(), catalog.point.copy(), catalog.spread.copy()
+    probs[rows], point[rows], spread[rows] = audio.probs, audio.point, audio.spread
+    return HeardMood(probs, point, spread), from_audio
 
 
 @dataclass(frozen=True)
@@ -173,10 +295,15 @@ class RankQuery:
     intents: Sequence[str]  # per target: why it fits, e.g. "matches your sad mood"
     n: int = 10
     journey: bool = False
+    #: (n_targets, 2) circumplex points the heard mood is ranked against, and the share of the
+    #: score that nearness gets (0: feature targets only, as the older presets rank).
+    points: np.ndarray | None = None
+    heard_weight: float = 0.0
     genres: Sequence[str] = ()
     popularity: Popularity = "any"
     allow_explicit: bool = True
     playable_only: bool = False  # only tracks whose audio moodtune can stream
+    include_non_music: bool = False  # flagged non-music (noise, speech, …) may be ranked too
     #: Per matrix row, how much this listener should like the track (0..1), and its share of
     #: the score: 0 = mood only (personalization low).
     taste: np.ndarray | None = None
@@ -188,6 +315,18 @@ class RankQuery:
 
 
 @dataclass(frozen=True)
+class HeardPlacement:
+    """Where listeners hear one track, for responses and the mood map."""
+
+    valence: float
+    arousal: float
+    uncertainty: float  # spread of the heard-mood mixture, circumplex units
+    quadrant: str  # most probable quadrant
+    probability: float  # its probability
+    source: Literal["features", "audio"]
+
+
+@dataclass(frozen=True)
 class RankedTrack:
     """One chosen track: its matrix row, catalog id, score in 0..1 and 1-3 reasons."""
 
@@ -195,35 +334,52 @@ class RankedTrack:
     id: int
     score: float
     reasons: tuple[str, ...]
+    heard: HeardPlacement
+
+
+def heard_placement(matrix: TrackMatrix, row: int) -> HeardPlacement:
+    probs = matrix.heard.probs[row]
+    best = int(np.argmax(probs))
+    return HeardPlacement(
+        valence=round(float(matrix.heard.point[row, 0]), 4),
+        arousal=round(float(matrix.heard.point[row, 1]), 4),
+        uncertainty=round(float(matrix.heard.spread[row]), 4),
+        quadrant=QUADRANTS[best],
+        probability=round(float(probs[best]), 4),
+        source="audio" if matrix.heard_from_audio[row] else "features",
+    )
 
 
 def rank(matrix: TrackMatrix, query: RankQuery) -> list[RankedTrack]:
-    """Choose ``query.n`` tracks closest to the targets under filters and the artist cap.
+    """Choose ``query.n`` tracks nearest to the targets under filters and diversity rules.
 
     Parameters
     ----------
     matrix : TrackMatrix
     query : RankQuery
-        ``targets`` has one entry for a static list or ``n`` entries (``journey=True``), one
-        per playlist position, in order.
+        ``targets`` (and ``points``) have one entry for a static list or ``n`` entries
+        (``journey=True``), one per playlist position, in order.
 
     Returns
     -------
     tracks : list[RankedTrack]
-        At most ``n`` tracks (fewer when the filters leave fewer), no song twice and at most
-        ``max_per_artist`` per artist. Static lists are sorted by score; journeys keep the order
-        of their targets. ``score = (1 - p) * (1 - sqrt(Σ w (x - t)² / Σ w)) + p * pop_sim`` with
-        ``p = 0.25`` when a popularity band is chosen, else 0; features are normalised to 0..1.
+        At most ``n`` tracks (fewer when the filters leave fewer), no song twice, at most
+        ``max_per_artist`` per artist, and with several genres a share of the list per genre.
+        Static lists are sorted by score; journeys keep the order of their targets.
+        ``mood = h * closeness(heard, point) + (1 - h) * (1 - sqrt(Σ w (x - t)² / Σ w))``
+        with ``h = heard_weight``; then ``score = (1 - p) * mood + p * pop_sim`` with
+        ``p = 0.25`` when a popularity band is chosen, and the taste share mixed in likewise.
     """
     _check_query(matrix, query)
     rows = _eligible_rows(matrix, query)
     scores = _scores(matrix, query, rows)  # (n_targets, n_eligible)
     rng = np.random.default_rng(query.seed)
     diversity = _Diversity(matrix, query.max_per_artist, rows)
+    shares = _GenreShares(matrix, query, rows)
     if query.journey:
-        picks = _pick_journey(query, scores, diversity, rng)
+        picks = _pick_journey(query, scores, diversity, shares, rng)
     else:
-        picks = _pick_static(query, scores[0], diversity, rng)
+        picks = _pick_static(query, scores[0], diversity, shares, rng)
         picks.sort(key=lambda p: -scores[0, p[0]])
     ranked = []
     for pos, step in picks:
@@ -234,6 +390,7 @@ def rank(matrix: TrackMatrix, query: RankQuery) -> list[RankedTrack]:
                 id=int(matrix.ids[row]),
                 score=round(float(scores[step, pos]), 4),
                 reasons=_reasons(matrix, query, row, step),
+                heard=heard_placement(matrix, row),
             )
         )
     return ranked
@@ -248,6 +405,10 @@ def _check_query(matrix: TrackMatrix, query: RankQuery) -> None:
             f"expected {expected} target(s) and intent(s), got {len(query.targets)} and "
             f"{len(query.intents)}"
         )
+    if not 0.0 <= query.heard_weight <= 1.0:
+        raise InvalidInput(f"heard_weight must be in 0..1, got {query.heard_weight}")
+    if query.heard_weight > 0 and (query.points is None or np.shape(query.points) != (expected, 2)):
+        raise InvalidInput(f"heard_weight > 0 needs {expected} (valence, arousal) point(s)")
     if len(query.genres) > 3:
         raise InvalidInput(f"at most 3 genres, got {len(query.genres)}", genres=list(query.genres))
     unknown = sorted(set(query.genres) - set(matrix.genres))
@@ -266,32 +427,47 @@ def _check_query(matrix: TrackMatrix, query: RankQuery) -> None:
 
 
 def _target_arrays(targets: Sequence[FeatureTargets]) -> tuple[np.ndarray, np.ndarray]:
-    """(n_targets, F) normalised target values and the (F,) weights shared by all targets."""
-    weights = np.zeros(len(FEATURES), dtype=np.float32)
-    for name, weight in targets[0].weights.items():
-        weights[_COL[name]] = weight
+    """(n_targets, F) normalised target values and (n_targets, F) weights (0 = not used)."""
+    weights = np.zeros((len(targets), len(FEATURES)), dtype=np.float32)
     values = np.zeros((len(targets), len(FEATURES)), dtype=np.float32)
     for i, target in enumerate(targets):
+        for name, weight in target.weights.items():
+            weights[i, _COL[name]] = weight
         for name, value in target.values.items():
             values[i, _COL[name]] = _normalise(name, np.asarray(value, dtype=np.float32))
     return values, weights
 
 
-def _scores(matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> np.ndarray:
-    """Scores in 0..1 for every (target, eligible row), shape (n_targets, n_eligible).
+def _feature_closeness(targets: Sequence[FeatureTargets], x: np.ndarray) -> np.ndarray:
+    """``1 - sqrt(Σ w (x - t)² / Σ w)`` for every (target, row), shape (n_targets, rows).
 
-    Uses |x - t|²_w = x²·w - 2 x·(w t) + t²·w, so a journey of n targets costs one
-    (n × F) @ (F × rows) product; the rest runs in place on that one array.
+    Uses |x - t|²_w = x²·w - 2 x·(w t) + t²·w, so a journey of n targets costs two
+    (n × F) @ (F × rows) products; the rest runs in place on that one array.
     """
-    targets, weights = _target_arrays(query.targets)
-    x = matrix.features if rows is None else matrix.features[rows]
-    scores = (-2.0 * targets * weights) @ x.T  # (n_targets, rows), C-contiguous
-    scores += (x * x) @ weights
-    scores += ((targets**2) @ weights)[:, None]
+    values, weights = _target_arrays(targets)
+    scores = (-2.0 * values * weights) @ x.T  # (n_targets, rows), C-contiguous
+    scores += weights @ (x * x).T
+    scores += ((values**2) * weights).sum(axis=1)[:, None]
     np.maximum(scores, 0.0, out=scores)  # rounding can dip just below 0
-    scores *= np.float32(1.0 / max(float(weights.sum()), 1e-9))
+    scores /= np.maximum(weights.sum(axis=1), 1e-9)[:, None]
     np.sqrt(scores, out=scores)
     np.subtract(np.float32(1.0), scores, out=scores)
+    return np.asarray(scores, dtype=np.float32)
+
+
+def _scores(matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> np.ndarray:
+    """Scores in 0..1 for every (target, eligible row), shape (n_targets, n_eligible)."""
+    x = matrix.features if rows is None else matrix.features[rows]
+    share = query.heard_weight
+    if share < 1.0:
+        scores = _feature_closeness(query.targets, x)
+        scores *= np.float32(1.0 - share)
+    else:
+        scores = np.zeros((len(query.targets), len(x)), dtype=np.float32)
+    if share > 0.0:
+        assert query.points is not None
+        probs = matrix.heard.probs if rows is None else matrix.heard.probs[rows]
+        scores += np.float32(share) * matrix.heard_model.closeness(probs, query.points)
     if query.popularity != "any":
         target_pop = POPULARITY_TARGETS[query.popularity]
         popularity = matrix.popularity if rows is None else matrix.popularity[rows]
@@ -312,7 +488,8 @@ def _eligible_rows(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
     Filtered rows are dropped rather than scored -inf: a partial sort over thousands of equal
     values degenerates (4 ms instead of 0.2 ms per call at 82k rows).
     """
-    if not query.genres and query.allow_explicit and not query.playable_only:
+    hide_non_music = not query.include_non_music and bool(matrix.non_music.any())
+    if not (query.genres or not query.allow_explicit or query.playable_only or hide_non_music):
         return None
     mask = np.ones(len(matrix), dtype=bool)
     if query.genres:
@@ -323,6 +500,8 @@ def _eligible_rows(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
         mask &= ~matrix.explicit
     if query.playable_only:
         mask &= matrix.playable if matrix.playable is not None else False
+    if hide_non_music:
+        mask &= ~matrix.non_music
     return np.flatnonzero(mask)
 
 
@@ -336,9 +515,6 @@ class _Diversity:
         self.matrix = matrix
         self.max_per_artist = max_per_artist
         self.rows = rows
-        self.reset()
-
-    def reset(self) -> None:
         self.per_artist: dict[int, int] = {}
         self.songs: set[int] = set()
 
@@ -359,54 +535,113 @@ class _Diversity:
             self.per_artist[int(a)] = self.per_artist.get(int(a), 0) + 1
 
 
-def _noisy_order(
-    scores: np.ndarray, rng: np.random.Generator, temperature: float, pool: int
-) -> np.ndarray:
-    """Positions best first by ``score + temperature * Gumbel``, within the top ``pool``."""
-    pool = min(pool, len(scores))
-    if pool == 0:
-        return np.empty(0, dtype=np.int64)
-    split = len(scores) - pool
-    top = np.argpartition(scores, split)[split:] if split > 0 else np.arange(len(scores))
-    keys = scores[top] + temperature * rng.gumbel(size=len(top)).astype(np.float32)
-    return top[np.argsort(-keys, kind="stable")]
+class _GenreShares:
+    """With several genres, each gets an equal share of the list (the first ones get the
+    remainder) while it has eligible tracks; a track in two chosen genres counts for both."""
+
+    def __init__(self, matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> None:
+        self.groups: list[np.ndarray | None] = [None]  # eligible positions per genre
+        self.quota = [float(query.n)]
+        if len(query.genres) > 1:
+            eligible = np.arange(len(matrix)) if rows is None else rows
+            members = [np.isin(eligible, matrix.genres[g]) for g in query.genres]
+            self.groups = [np.flatnonzero(m) for m in members]
+            base, extra = divmod(query.n, len(members))
+            self.quota = [float(max(1, base + (i < extra))) for i in range(len(members))]
+            self.member = np.stack(members, axis=1)  # (eligible, genres)
+        self.count = [0.0] * len(self.groups)
+
+    def turns(self, open_groups: set[int]) -> list[int]:
+        """Groups still open, the one furthest below its share first."""
+        return sorted(open_groups, key=lambda g: (self.count[g] / self.quota[g], g))
+
+    def add(self, pos: int) -> None:
+        if len(self.groups) == 1:
+            self.count[0] += 1
+            return
+        for g in np.flatnonzero(self.member[pos]).tolist():
+            self.count[g] += 1
+
+
+def _best_first(
+    scores: np.ndarray,
+    group: np.ndarray | None,
+    rng: np.random.Generator,
+    temperature: float,
+    pool: int,
+) -> Iterator[int]:
+    """Positions of ``group`` (all when None) by ``score + temperature * Gumbel``, best first.
+
+    Only the top ``pool`` by score get noise and are sorted; when a picker has used them up the
+    pool grows fourfold (already yielded positions are not repeated).
+    """
+    values = scores if group is None else scores[group]
+    seen: set[int] = set()
+    while True:
+        pool = min(pool, len(values))
+        split = len(values) - pool
+        top = np.argpartition(values, split)[split:] if split > 0 else np.arange(len(values))
+        keys = values[top] + temperature * rng.gumbel(size=len(top)).astype(np.float32)
+        for i in top[np.argsort(-keys, kind="stable")].tolist():
+            if i not in seen:
+                seen.add(i)
+                yield i if group is None else int(group[i])
+        if split == 0:
+            return
+        pool *= 4
 
 
 def _pick_static(
-    query: RankQuery, scores: np.ndarray, diversity: _Diversity, rng: np.random.Generator
+    query: RankQuery,
+    scores: np.ndarray,
+    diversity: _Diversity,
+    shares: _GenreShares,
+    rng: np.random.Generator,
 ) -> list[tuple[int, int]]:
+    """Fill the list best first; with several genres, the genre furthest below its share
+    picks next."""
     pool = max(64, 8 * query.n)
-    while True:
-        order = _noisy_order(scores, rng, query.temperature, pool)
-        diversity.reset()
-        picks: list[tuple[int, int]] = []
-        for pos in order.tolist():
-            if diversity.admits(pos):
-                diversity.add(pos)
-                picks.append((pos, 0))
-                if len(picks) == query.n:
-                    return picks
-        if pool >= len(scores):
-            return picks
-        pool *= 4  # the cap rejected too many: widen the pool and draw again
+    streams = [_best_first(scores, g, rng, query.temperature, pool) for g in shares.groups]
+    open_groups = set(range(len(streams)))
+    picks: list[tuple[int, int]] = []
+    used: set[int] = set()
+    while len(picks) < query.n and open_groups:
+        group = shares.turns(open_groups)[0]
+        pos = next((p for p in streams[group] if p not in used and diversity.admits(p)), None)
+        if pos is None:
+            open_groups.discard(group)
+            continue
+        used.add(pos)
+        diversity.add(pos)
+        shares.add(pos)
+        picks.append((pos, 0))
+    return picks
 
 
 def _pick_journey(
-    query: RankQuery, scores: np.ndarray, diversity: _Diversity, rng: np.random.Generator
+    query: RankQuery,
+    scores: np.ndarray,
+    diversity: _Diversity,
+    shares: _GenreShares,
+    rng: np.random.Generator,
 ) -> list[tuple[int, int]]:
-    """Greedy along the path: each position takes its best admissible track not yet used."""
+    """Greedy along the path: each position takes its best admissible track not yet used,
+    from the genre furthest below its share that still has one."""
     picks: list[tuple[int, int]] = []
+    used: set[int] = set()
+    pool = max(64, 8 * query.n)
     for step in range(len(query.targets)):
-        pos, pool = None, max(64, 8 * query.n)
-        while pos is None:
-            order = _noisy_order(scores[step], rng, query.temperature, pool)
-            pos = next((p for p in order.tolist() if diversity.admits(p)), None)
-            if pool >= scores.shape[1]:
+        pos = None
+        for group in shares.turns(set(range(len(shares.groups)))):
+            stream = _best_first(scores[step], shares.groups[group], rng, query.temperature, pool)
+            pos = next((p for p in stream if p not in used and diversity.admits(p)), None)
+            if pos is not None:
                 break
-            pool *= 4  # earlier picks and the artist cap used up this pool: widen it
         if pos is None:
             break
+        used.add(pos)
         diversity.add(pos)
+        shares.add(pos)
         picks.append((pos, step))
     return picks
 
@@ -415,10 +650,24 @@ def _word(value: float, bands: Sequence[tuple[float, str]], last: str) -> str:
     return next((word for limit, word in bands if value < limit), last)
 
 
-def _reasons(matrix: TrackMatrix, query: RankQuery, row: int, step: int) -> tuple[str, ...]:
-    """1-3 short sentences a listener understands, most important first."""
+def _heard_reason(matrix: TrackMatrix, row: int) -> str:
+    """How listeners hear the track, said only as surely as the model knows it."""
+    probs = matrix.heard.probs[row]
+    best = int(np.argmax(probs))
+    words, sure = QUADRANT_WORDS[QUADRANTS[best]], float(probs[best])
+    who, verb = (
+        ("Our audio model", "hears") if matrix.heard_from_audio[row] else ("Listeners", "hear")
+    )
+    if sure >= 0.6:
+        return f"{who} {verb} it as {words} ({sure:.0%} sure)"
+    if sure >= 0.4:
+        return f"{who} mostly {verb} it as {words} ({sure:.0%} sure)"
+    return f"{who} probably {verb} it as {words} ({sure:.0%}, uncertain)"
+
+
+def _sound_reason(matrix: TrackMatrix, row: int) -> str:
     v = matrix.values[row]
-    valence, energy, tempo = v[_COL["valence"]], v[_COL["energy"]], v[_COL["tempo"]]
+    valence, energy = v[_COL["valence"]], v[_COL["energy"]]
     feel = _word(
         valence,
         [(0.2, "dark"), (0.4, "melancholic"), (0.6, "bittersweet"), (0.8, "warm")],
@@ -429,17 +678,26 @@ def _reasons(matrix: TrackMatrix, query: RankQuery, row: int, step: int) -> tupl
         [(0.2, "very calm"), (0.4, "gentle"), (0.6, "steady"), (0.8, "energetic")],
         "intense",
     )
-    sound = f"{feel.capitalize()}, {drive} sound (valence {valence:.2f}, energy {energy:.2f})"
-    reasons = [f"{sound} — {query.intents[step]}"]
+    return f"{feel.capitalize()}, {drive} sound (valence {valence:.2f}, energy {energy:.2f})"
+
+
+def _reasons(matrix: TrackMatrix, query: RankQuery, row: int, step: int) -> tuple[str, ...]:
+    """1-3 short sentences a listener understands, most important first."""
+    v = matrix.values[row]
+    tempo = v[_COL["tempo"]]
+    feel = _heard_reason(matrix, row) if query.heard_weight > 0 else _sound_reason(matrix, row)
+    reasons = [f"{feel} — {query.intents[step]}"]
     if tempo > 0:
         pace = _word(tempo, [(80, "slow"), (110, "relaxed"), (140, "upbeat")], "fast")
         key = "major key" if v[_COL["mode"]] >= 0.5 else "minor key"
-        reasons.append(f"{pace.capitalize()} tempo ({tempo:.0f} BPM) in a {key}")
+        reasons.append(f"{pace.capitalize()}, in a {key} ({tempo:.0f} BPM)")
     if query.taste is not None and query.taste_weight > 0 and query.taste[row] >= _LIKED_TASTE:
         reasons.insert(1, "Close to tracks you liked")
     extra = _filter_reason(matrix, query, row)
     if extra:
         reasons.append(extra)
+    if matrix.non_music[row]:
+        reasons.insert(1, "Flagged as not music (you asked to include it)")
     return tuple(reasons[:3])
 
 

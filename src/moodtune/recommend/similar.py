@@ -23,11 +23,15 @@ class EmbeddingTable:
 
     ids: np.ndarray  # int64 (n,)
     vectors: np.ndarray  # float32 (n, dim), rows of norm 1
+    #: bool (n,): flagged as not music, only returned when asked for; None = none hidden
+    hidden: np.ndarray | None = None
     row_of: dict[int, int] = field(init=False)
 
     def __post_init__(self) -> None:
         if len(self.ids) != len(self.vectors):
             raise InvalidInput(f"{len(self.ids)} ids but {len(self.vectors)} vectors")
+        if self.hidden is not None and len(self.hidden) != len(self.ids):
+            raise InvalidInput(f"{len(self.ids)} ids but {len(self.hidden)} hidden flags")
         object.__setattr__(self, "row_of", {int(t): i for i, t in enumerate(self.ids)})
 
     def __len__(self) -> int:
@@ -37,8 +41,11 @@ class EmbeddingTable:
         return track_id in self.row_of
 
 
-def nearest(table: EmbeddingTable, track_id: int, n: int = 10) -> list[tuple[int, float]]:
-    """The ``n`` tracks most similar to ``track_id`` (itself excluded), best first.
+def nearest(
+    table: EmbeddingTable, track_id: int, n: int = 10, *, include_hidden: bool = False
+) -> list[tuple[int, float]]:
+    """The ``n`` tracks most similar to ``track_id`` (itself excluded), best first; tracks
+    flagged as not music only with ``include_hidden``.
 
     Returns (track id, cosine similarity in -1..1) pairs; ties keep id order.
     """
@@ -47,7 +54,11 @@ def nearest(table: EmbeddingTable, track_id: int, n: int = 10) -> list[tuple[int
     row = table.row_of[track_id]
     cosine = table.vectors @ table.vectors[row]
     cosine[row] = -np.inf
-    k = min(n, len(table) - 1)
+    candidates = len(table) - 1
+    if table.hidden is not None and not include_hidden:
+        cosine[table.hidden] = -np.inf
+        candidates -= int(np.count_nonzero(np.delete(table.hidden, row)))
+    k = min(n, candidates)
     if k <= 0:
         return []
     top = np.argpartition(-cosine, k - 1)[:k]

@@ -57,7 +57,8 @@ export function drawBars(container, faces) {
   });
 }
 
-const point = (valence, arousal) => [(valence - 0.5) * 200, -(arousal - 0.5) * 200];
+// Everything on the map is a circumplex point, valence and arousal in -1..1 (as the API sends).
+const point = (valence, arousal) => [valence * 100, -arousal * 100];
 
 export function drawCircumplex(root, result) {
   root.replaceChildren();
@@ -71,9 +72,9 @@ export function drawCircumplex(root, result) {
     root.append(text);
   }
   for (const track of result.tracks) {
-    const v = track.features.valence, e = track.features.energy;
-    if (v == null || e == null) continue;
-    const [x, y] = point(v, e);
+    const heard = track.heard_mood;
+    if (!heard) continue;
+    const [x, y] = point(heard.valence, heard.arousal);
     const dot = svg("circle", { cx: x, cy: y, r: 3.2, class: "map-track" });
     const title = svg("title");
     title.textContent = `${track.position}. ${track.title}`;

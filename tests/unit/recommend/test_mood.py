@@ -12,7 +12,7 @@ from moodtune.recommend import (
     plan_mood,
     strategy_goal,
 )
-from moodtune.recommend.mood import resolve_goal
+from moodtune.recommend.mood import heard_weight, resolve_goal
 
 
 def test_single_label_is_probability_one() -> None:
@@ -87,6 +87,35 @@ def test_uplift_never_lowers_valence_and_calm_never_raises_arousal(emotion: str)
     np.testing.assert_array_equal(strategy_goal(point, "match"), point)
 
 
+@pytest.mark.parametrize("emotion", EMOTIONS)
+def test_calm_is_always_positive_and_low_arousal_and_uplift_positive(emotion: str) -> None:
+    point = mood_point(emotion_probs(emotion)[0])
+    calm, uplift = strategy_goal(point, "calm"), strategy_goal(point, "uplift")
+    assert calm[0] > 0 > calm[1]
+    assert uplift[0] > 0 and uplift[1] > 0
+
+
+def test_calm_depends_on_where_the_listener_starts() -> None:
+    goals = {e: tuple(strategy_goal(mood_point(emotion_probs(e)[0]), "calm")) for e in EMOTIONS}
+    assert len({goals["sad"], goals["angry"], goals["neutral"]}) == 3
+    # from anger, calming keeps more arousal at first (iso principle); from sadness less valence
+    assert goals["angry"][1] > goals["sad"][1]
+    assert goals["sad"][0] < goals["neutral"][0]
+
+
+def test_uplift_from_sad_is_hopeful_not_euphoric() -> None:
+    sad = mood_point(emotion_probs("sad")[0])
+    happy = mood_point(emotion_probs("happy")[0])
+    lift = strategy_goal(sad, "uplift")
+    assert 0 < lift[0] < happy[0] and lift[1] < happy[1]
+    assert lift[0] < strategy_goal(mood_point(emotion_probs("neutral")[0]), "uplift")[0]
+
+
+def test_journey_ends_at_the_goal_itself() -> None:
+    angry = mood_point(emotion_probs("angry")[0])
+    np.testing.assert_allclose(strategy_goal(angry, "journey"), [0.56, -0.31], atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("emotion", "goal"),
     [("angry", "calm"), ("fear", "calm"), ("sad", "uplift"), ("neutral", "uplift")],
@@ -110,26 +139,47 @@ def test_journey_points_run_from_start_to_end() -> None:
         journey_points(np.zeros(2), np.ones(2), n_steps=0)
 
 
-@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("preset", ["heard", "russell", "valence_energy", "seed002"])
 def test_feature_targets_rise_with_valence_and_arousal(preset: str) -> None:
     low = feature_targets(np.array([-0.8, -0.6]), preset=preset).values
     high = feature_targets(np.array([0.8, 0.6]), preset=preset).values
-    assert high["valence"] > low["valence"]
-    assert high["energy"] > low["energy"]
-    assert high["tempo"] > low["tempo"]
+    for name in set(low) & set(high) & {"valence", "energy", "tempo"}:
+        assert high[name] > low[name], name
 
 
-def test_default_preset_maps_valence_and_arousal_linearly() -> None:
-    targets = feature_targets(np.array([-0.65, -0.27]))
+def test_every_preset_is_known_and_the_heard_one_is_the_default() -> None:
+    assert set(PRESETS) == {"heard", "russell", "valence_energy", "seed002"}
+    assert plan_mood("sad").preset == "heard"
+    assert heard_weight("heard") > 0.5
+    assert heard_weight("russell") == heard_weight("seed002") == 0.0
+
+
+def test_old_mapping_maps_valence_and_arousal_linearly() -> None:
+    targets = feature_targets(np.array([-0.65, -0.27]), preset="russell")
     assert targets.values["valence"] == pytest.approx((-0.65 + 1) / 2)
     assert targets.values["energy"] == pytest.approx((-0.27 + 1) / 2)
 
 
-def test_seed002_preset_reproduces_its_row_at_an_emotion_coordinate() -> None:
-    point = mood_point(emotion_probs("sad")[0])
-    assert feature_targets(point, preset="seed002").values["valence"] == pytest.approx(
-        0.15, abs=0.05
-    )
+#: Seed 002's table 3.1 as DESIGN.md section 4 gives it (tempo, key, mode, loudness, valence,
+#: energy; None = "–", not used).
+SEED002_TABLE = {
+    "angry": (140, 9, 0, -40, 0.8, 0.8),
+    "disgust": (60, None, 0, None, 0.15, 0.65),
+    "fear": (140, 9, None, -7, 0.2, 0.7),
+    "happy": (120, 3, 1, None, 0.95, 0.8),
+    "neutral": (65, 4, None, -3, 0.5, 0.25),
+    "sad": (70, 2, 0, -5, 0, 0.3),
+    "surprise": (130, 8, None, None, 0.2, 0.6),
+}
+
+
+@pytest.mark.parametrize("emotion", EMOTIONS)
+def test_seed002_preset_is_table_3_1_exactly(emotion: str) -> None:
+    names = ("tempo", "key", "mode", "loudness", "valence", "energy")
+    expected = {n: v for n, v in zip(names, SEED002_TABLE[emotion], strict=True) if v is not None}
+    targets = feature_targets(mood_point(emotion_probs(emotion)[0]), preset="seed002")
+    assert targets.values == expected
+    assert set(targets.weights) == set(expected)
 
 
 def test_unknown_preset_lists_the_known_ones() -> None:

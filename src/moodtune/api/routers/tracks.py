@@ -33,11 +33,18 @@ def list_tracks(
     genre: Annotated[
         str | None, Query(max_length=100, description="Only tracks of this genre.")
     ] = None,
+    flagged: Annotated[
+        bool | None,
+        Query(description="true: only tracks flagged as not music; false: only music."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TrackPage:
-    """Search tracks by text and genre, most popular first, one page at a time."""
-    items, total = repo.search_tracks(session=session, q=q, genre=genre, limit=limit, offset=offset)
+    """Search tracks by text and genre, most popular first, one page at a time. Tracks flagged
+    as not music are listed too (with ``non_music`` saying why) unless ``flagged=false``."""
+    items, total = repo.search_tracks(
+        session=session, q=q, genre=genre, flagged=flagged, limit=limit, offset=offset
+    )
     return TrackPage(
         items=[TrackOut.from_track(t) for t in items], total=total, limit=limit, offset=offset
     )
@@ -125,8 +132,12 @@ def get_similar_tracks(
     session: SessionDep,
     index: IndexDep,
     n: Annotated[int, Query(ge=1, le=100, description="How many tracks.")] = 10,
+    include_non_music: Annotated[
+        bool, Query(description="Also return tracks flagged as not music.")
+    ] = False,
 ) -> SimilarOut:
-    """Tracks that sound most alike (cosine of audio embeddings), each with reasons."""
+    """Tracks that sound most alike (cosine of audio embeddings), each with reasons. Tracks
+    flagged as not music (noise, speech, …) are left out unless ``include_non_music``."""
     seed = repo.get_track(track_id, session=session)
     index.current()  # refreshes the embeddings when the library changed
     table = index.embeddings
@@ -136,7 +147,7 @@ def get_similar_tracks(
             "(`moodtune library add`)",
             track_id=track_id,
         )
-    found = nearest(table, track_id, n)
+    found = nearest(table, track_id, n, include_hidden=include_non_music)
     ids = [seed.id, *(i for i, _ in found)]
     tracks = repo.tracks_by_ids(ids, session=session)
     styles = repo.embedding_styles(ids, session=session)
