@@ -41,6 +41,8 @@ bench: install
 	$(BIN)/python bench/analysis_throughput.py
 	$(BIN)/python bench/audio_quality.py   # needs ../shared/data
 	$(BIN)/python bench/taste_eval.py      # needs ../shared/data
+	$(BIN)/python bench/mood_fidelity.py   # needs ../shared/data
+	$(BIN)/python bench/non_music.py       # needs ../shared/data and espeak-ng
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

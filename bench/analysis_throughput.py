@@ -25,7 +25,8 @@ from moodtune.audio.analysis import MAX_WINDOWS, WINDOW_S
 from moodtune.audio.decode import load_windows, probe
 from moodtune.audio.embed import AudioModel
 from moodtune.audio.features import analyse_windows
-from moodtune.audio.mel import N_FFT, log_mel
+from moodtune.audio.mel import N_FFT, log_mel_from_power, power_spectrogram
+from moodtune.audio.music import check_music
 from moodtune.audio.tags import read_tags
 from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
 from moodtune.catalog.library import add_library
@@ -75,26 +76,29 @@ def import_once(folder: Path, workers: int, work: Path) -> dict[str, object]:
 
 def profile(folder: Path, model: AudioModel) -> dict[str, object]:
     """Seconds per stage over every file, one process (median of 3 passes per file)."""
-    stages = {"tags": 0.0, "decode": 0.0, "mel": 0.0, "cnn": 0.0, "dsp": 0.0}
+    stages = {"tags": 0.0, "decode": 0.0, "mel": 0.0, "cnn": 0.0, "dsp": 0.0, "music_check": 0.0}
     files = sorted(folder.glob("*.ogg"))
     for path in files:
         per_pass: dict[str, list[float]] = {k: [] for k in stages}
         for _ in range(3):
             t0 = time.perf_counter()
             read_tags(path)
-            probe(path)
+            info = probe(path)
             t1 = time.perf_counter()
             windows = [w for w in load_windows(path, window_s=WINDOW_S, max_windows=MAX_WINDOWS)
                        if len(w) >= N_FFT]  # fmt: skip
             t2 = time.perf_counter()
-            mels = [log_mel(w) for w in windows]
+            powers = [power_spectrogram(w) for w in windows]
+            mels = [log_mel_from_power(p) for p in powers]
             t3 = time.perf_counter()
             model.run(mels)
             t4 = time.perf_counter()
-            analyse_windows(windows, mels=mels)
+            dsp = analyse_windows(windows, mels=mels)
             t5 = time.perf_counter()
+            check_music(powers, pulse=dsp.pulse, duration_s=info.duration_s)
+            t6 = time.perf_counter()
             for name, seconds in zip(
-                stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True
+                stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True
             ):
                 per_pass[name].append(seconds)
         for name in stages:

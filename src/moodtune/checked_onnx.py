@@ -1,4 +1,4 @@
-"""Load a shipped ONNX model only if its bytes match the sha256 in its sidecar JSON.
+"""Load a shipped model only if its bytes match the sha256 in its sidecar JSON.
 
 Both the emotion and the audio model ship as ``<name>.onnx`` plus ``<name>.json``
 (``{"file", "sha256", ...}``); a damaged or swapped file is a broken install and must fail
@@ -13,7 +13,7 @@ from typing import Any
 
 from moodtune.errors import ModelError
 
-__all__ = ["CheckedModel", "load_checked"]
+__all__ = ["CheckedModel", "load_checked", "read_checked"]
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,9 @@ class CheckedModel:
     sha256: str
 
 
-def load_checked(sidecar: Path, *, what: str, threads: int = 1) -> CheckedModel:
-    """Read ``sidecar``, verify the model file's checksum and open a CPU session."""
-    import onnxruntime as ort
-
+def read_checked(sidecar: Path, *, what: str) -> tuple[dict[str, Any], bytes, str]:
+    """(sidecar JSON, model bytes, sha256) once the bytes match the sidecar's checksum; any
+    shipped model file (ONNX, or numpy arrays for a tiny model) loads through here."""
     try:
         spec = json.loads(sidecar.read_text())
         model_path = sidecar.parent / spec["file"]
@@ -41,6 +40,14 @@ def load_checked(sidecar: Path, *, what: str, threads: int = 1) -> CheckedModel:
             expected=spec["sha256"],
             actual=digest,
         )
+    return spec, data, digest
+
+
+def load_checked(sidecar: Path, *, what: str, threads: int = 1) -> CheckedModel:
+    """Read ``sidecar``, verify the model file's checksum and open a CPU session."""
+    import onnxruntime as ort
+
+    spec, data, digest = read_checked(sidecar, what=what)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -132,6 +132,7 @@ def test_mood_playlist_blends_faces_and_ranks(client: TestClient) -> None:
         n="5",
         genres="rock,jazz",
         seed="3",
+        include_non_music="false",
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -141,6 +142,8 @@ def test_mood_playlist_blends_faces_and_ranks(client: TestClient) -> None:
     )
     assert body["target"]["strategy"] == "journey" and len(body["tracks"]) == 5
     assert all({"rock", "jazz"} & set(t["genres"]) for t in body["tracks"])
+    assert {"rock", "jazz"} <= {g for t in body["tracks"] for g in t["genres"]}  # both genres
+    assert all("heard_mood" in t for t in body["tracks"])
 
 
 @pytest.mark.parametrize(

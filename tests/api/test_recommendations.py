@@ -122,3 +122,33 @@ def test_unknown_genre_gets_400_with_the_known_ones(client: TestClient) -> None:
 
 def test_all_zero_probabilities_get_400(client: TestClient) -> None:
     assert_error(_recommend(client, emotions={"sad": 0}), 400, "invalid_input")
+
+
+def test_tracks_carry_where_listeners_hear_them(client: TestClient) -> None:
+    sad = _recommend(client, emotion="sad", n=10, seed=4).json()["tracks"]
+    happy = _recommend(client, emotion="happy", n=10, seed=4).json()["tracks"]
+    for track in sad + happy:
+        heard = track["heard_mood"]
+        assert -1 <= heard["valence"] <= 1 and -1 <= heard["arousal"] <= 1
+        assert heard["quadrant"] in ("Q1", "Q2", "Q3", "Q4") and 0 < heard["probability"] <= 1
+        assert heard["source"] == "features" and heard["uncertainty"] > 0
+        assert track["reasons"][0].startswith("Listeners")
+        assert track["non_music"] is None
+    mean = lambda tracks: sum(t["heard_mood"]["valence"] for t in tracks) / len(tracks)  # noqa: E731
+    assert mean(sad) < 0 < mean(happy)
+
+
+@pytest.mark.parametrize("preset", ["heard", "russell", "valence_energy", "seed002"])
+def test_every_preset_can_be_asked_for_by_name(client: TestClient, preset: str) -> None:
+    body = _recommend(client, emotion="angry", strategy="calm", preset=preset, seed=5).json()
+    assert body["target"]["preset"] == preset and len(body["tracks"]) == 10
+    heard_first = body["tracks"][0]["reasons"][0].startswith("Listeners")
+    assert heard_first == (preset == "heard")
+
+
+def test_track_listing_splits_music_from_flagged_rows(client: TestClient) -> None:
+    every = client.get("/api/v1/tracks", params={"limit": 1}).json()["total"]
+    music = client.get("/api/v1/tracks", params={"flagged": False, "limit": 1}).json()["total"]
+    flagged = client.get("/api/v1/tracks", params={"flagged": True, "limit": 200}).json()
+    assert music + flagged["total"] == every and music > 0
+    assert all(t["non_music"] for t in flagged["items"])

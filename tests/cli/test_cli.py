@@ -109,6 +109,9 @@ def test_init_imports_the_bundled_catalog_once(run) -> None:  # type: ignore[no-
     first = json.loads(run("init", "--json").stdout)
     assert first["revision"] == "0003" and first["tracks"] == 81936
     assert first["catalog_import"]["rejected"] == 4
+    flags = first["catalog_import"]["non_music_by_reason"]
+    assert first["catalog_import"]["non_music"] == sum(flags.values()) > 300
+    assert {"noise recording", "spoken word", "ASMR", "binaural or frequency tones"} <= set(flags)
     again = json.loads(run("init", "--json").stdout)
     assert again["catalog_import"] is None and again["tracks"] == 81936
 
@@ -147,3 +150,38 @@ def test_library_add_then_recommend_from_it(run, tmp_path: Path) -> None:  # typ
     playlist = run("recommend", "--emotion", "happy", "--playable-only", "--n", "5", "--json")
     tracks = json.loads(playlist.stdout)["tracks"]
     assert {t["title"] for t in tracks} == {"Credits Ballad", "Ghost Forest 2"}
+
+
+def test_library_list_remove_and_rescan_as_json(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    import soundfile as sf
+
+    music = tmp_path / "music"
+    music.mkdir()
+    (music / "etr_1.ogg").write_bytes((DEMO / "etr_1.ogg").read_bytes())
+    rng = np.random.default_rng(0)
+    sf.write(music / "noise.wav", rng.normal(0, 0.1, 15 * 22050), 22050)
+    added = json.loads(run("library", "add", str(music), "--workers", "1", "--json").stdout)
+    assert [Path(f["path"]).name for f in added["flagged"]] == ["noise.wav"]
+
+    listed = run("library", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    doc = json.loads(listed.stdout)
+    assert (doc["count"], doc["flagged"]) == (2, 1)
+    flagged = json.loads(run("library", "list", "--flagged", "--json").stdout)["tracks"]
+    assert [(Path(t["path"]).name, t["non_music"]) for t in flagged] == [
+        ("noise.wav", "noise (no pitched sound)")
+    ]
+    human = run("library", "list", "--flagged")
+    assert "noise (no pitched sound)" in human.stdout and "1 flagged" in human.stdout
+
+    rescan = json.loads(run("library", "rescan", "--workers", "1", "--json").stdout)
+    assert (rescan["unchanged"], rescan["updated"]) == (2, 0)
+    forced = json.loads(run("library", "rescan", "--all", "--workers", "1", "--json").stdout)
+    assert forced["updated"] == 2 and len(forced["flagged"]) == 1
+
+    removed = run("library", "remove", str(flagged[0]["id"]), "--json")
+    assert removed.exit_code == 0 and json.loads(removed.stdout)["count"] == 1
+    gone = run("library", "remove", str(music / "noise.wav"), "--json")
+    assert gone.exit_code == 1 and json.loads(gone.stdout)["error"]["code"] == "not_found"
+    assert json.loads(run("library", "list", "--json").stdout)["count"] == 1

@@ -59,6 +59,21 @@ def test_a_face_photo_gives_boxes_bars_map_and_a_playlist(page: Page) -> None:
     expect(page.locator("#circumplex .map-path")).to_have_count(1)
 
 
+def test_reasons_say_how_listeners_hear_each_track(page: Page) -> None:
+    _upload(page)
+    reasons = page.locator("#playlist .track .reasons li:first-child")
+    expect(reasons).to_have_count(10)
+    heard = re.compile(r"^Listeners (mostly |probably )?hear it as .+ \(\d+ ?%.*\) — ")
+    for i in range(10):
+        expect(reasons.nth(i)).to_have_text(heard)
+    expect(page.locator("#circumplex .map-track")).to_have_count(10)  # each at its heard point
+    page.check("#playable")
+    with page.expect_response("**/api/v1/recommendations"):
+        page.click("#new-list")
+    expect(page.locator("#playlist .track")).to_have_count(4)
+    expect(reasons.first).to_have_text(re.compile(r"^Our audio model"))
+
+
 def test_the_player_plays_skips_loops_and_records_feedback(
     page: Page, web_settings: Settings
 ) -> None:
@@ -204,7 +219,12 @@ def test_every_control_has_an_accessible_name(page: Page) -> None:
             .map((el) => el.outerHTML.slice(0, 80))"""
     )
     assert unnamed == []
-    page.keyboard.press("Tab")  # the first stop is the skip link, and focus is visible
+    # On a freshly loaded page (nothing focused, no click setting the starting point of
+    # sequential focus), the first Tab stop is the skip link, and its focus is visible.
+    page.reload()
+    expect(page.locator(".skip-link")).to_be_attached()
+    page.keyboard.press("Tab")
+    page.wait_for_function("document.activeElement && document.activeElement !== document.body")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert page.evaluate("document.activeElement.className") == "skip-link" and outline != "none"
 

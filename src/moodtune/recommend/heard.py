@@ -15,16 +15,16 @@ The fitted numbers ship in ``models/heard.npz``; its sha256 is checked at load a
 ``models/heard.json``. Plain numpy: the model is a 23 x 4 matrix.
 """
 
-import hashlib
 import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from moodtune.errors import InvalidInput, ModelError
+from moodtune.checked_onnx import read_checked
+from moodtune.errors import InvalidInput
+from moodtune.recommend.vocabulary import FEATURES
 
 __all__ = [
     "DEFAULT_HEARD_MODEL",
@@ -46,19 +46,7 @@ QUADRANT_WORDS: Mapping[str, str] = {
 }
 #: Inputs of the catalog model besides genres, in order: DESIGN.md section 5 features scaled
 #: to 0..1 as the ranking matrix scales them, and log duration.
-FEATURE_INPUTS: tuple[str, ...] = (
-    "valence",
-    "energy",
-    "danceability",
-    "acousticness",
-    "instrumentalness",
-    "speechiness",
-    "liveness",
-    "tempo",
-    "loudness",
-    "mode",
-    "log_duration_s",
-)
+FEATURE_INPUTS: tuple[str, ...] = (*(f for f in FEATURES if f != "key"), "log_duration_s")
 #: Duration assumed for a track without one (the bundled catalog's median is 3.7 min).
 _DEFAULT_DURATION_S = 220.0
 
@@ -113,9 +101,6 @@ class HeardMood:
     def __len__(self) -> int:
         return len(self.probs)
 
-    def take(self, rows: np.ndarray) -> "HeardMood":
-        return HeardMood(self.probs[rows], self.point[rows], self.spread[rows])
-
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
@@ -135,23 +120,11 @@ class HeardMoodModel:
     covs_: np.ndarray  # (4, 2, 2) component covariances
     audio_temperature: float  # softens (>1) or sharpens (<1) the audio CNN's quadrant probs
     kernel_width: float  # circumplex distance that still counts as "near" the target
-    name: str = "heard"
 
     @classmethod
     def from_path(cls, sidecar: Path = DEFAULT_HEARD_MODEL) -> "HeardMoodModel":
         """Load the shipped model after checking its sha256 against the sidecar JSON."""
-        try:
-            spec = json.loads(sidecar.read_text())
-            data = (sidecar.parent / spec["file"]).read_bytes()
-        except (OSError, KeyError, ValueError) as exc:
-            raise ModelError(f"cannot read heard-mood model {sidecar}: {exc}") from exc
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != spec["sha256"]:
-            raise ModelError(
-                f"checksum mismatch for {spec['file']}: the file is damaged or was replaced",
-                expected=spec["sha256"],
-                actual=digest,
-            )
+        _, data, _ = read_checked(sidecar, what="heard-mood")
         arrays = np.load(io.BytesIO(data), allow_pickle=False)
         return cls(
             vocabulary=tuple(str(g) for g in arrays["vocabulary"]),
@@ -162,7 +135,6 @@ class HeardMoodModel:
             covs_=arrays["component_covs"],
             audio_temperature=float(arrays["audio_temperature"]),
             kernel_width=float(arrays["kernel_width"]),
-            name=f"heard-v1-{digest[:8]}",
         )
 
     def quadrant_probs(self, x: np.ndarray) -> np.ndarray:

@@ -176,9 +176,8 @@ def strategy_goal(point: np.ndarray, strategy: Strategy, *, goal: Goal = "auto")
     name = resolve_goal(point, goal) if strategy == "journey" else strategy
     row = _table("circumplex.toml")["goals"][name]
     full = np.array([row["valence"], row["arousal"]], dtype=np.float32)
-    if strategy == "journey":
-        return full
-    valence, arousal = full + float(row["iso_share"]) * (point - full)
+    share = 0.0 if strategy == "journey" else float(row["iso_share"])
+    valence, arousal = full + share * (point - full)
     margin = float(row["margin"])
     valence = max(valence, margin, float(point[0]))
     if name == "calm":

@@ -18,6 +18,7 @@ import numpy as np
 from moodtune.errors import InvalidInput
 from moodtune.recommend.heard import QUADRANT_WORDS, QUADRANTS, HeardMood, HeardMoodModel
 from moodtune.recommend.mood import FeatureTargets
+from moodtune.recommend.vocabulary import FEATURES
 
 __all__ = [
     "FEATURES",
@@ -32,20 +33,6 @@ __all__ = [
     "song_key",
 ]
 
-#: Feature columns of the matrix, in order (DESIGN.md section 5 vocabulary).
-FEATURES: tuple[str, ...] = (
-    "valence",
-    "energy",
-    "danceability",
-    "acousticness",
-    "instrumentalness",
-    "speechiness",
-    "liveness",
-    "tempo",
-    "loudness",
-    "mode",
-    "key",
-)
 _COL = {name: i for i, name in enumerate(FEATURES)}
 #: Tracks without these cannot be placed on the circumplex and are left out of the matrix.
 _REQUIRED = ("valence", "energy")
@@ -373,8 +360,11 @@ def rank(matrix: TrackMatrix, query: RankQuery) -> list[RankedTrack]:
     _check_query(matrix, query)
     rows = _eligible_rows(matrix, query)
     scores = _scores(matrix, query, rows)  # (n_targets, n_eligible)
+    hidden = _hidden(matrix, query, rows)
+    if hidden is not None:
+        scores[:, hidden] = -1.0  # below every real score (0..1): last in any order
     rng = np.random.default_rng(query.seed)
-    diversity = _Diversity(matrix, query.max_per_artist, rows)
+    diversity = _Diversity(matrix, query.max_per_artist, rows, hidden)
     shares = _GenreShares(matrix, query, rows)
     if query.journey:
         picks = _pick_journey(query, scores, diversity, shares, rng)
@@ -486,10 +476,10 @@ def _eligible_rows(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
     """Rows passing the hard filters, or None when nothing is filtered (saves a copy).
 
     Filtered rows are dropped rather than scored -inf: a partial sort over thousands of equal
-    values degenerates (4 ms instead of 0.2 ms per call at 82k rows).
+    values degenerates (4 ms instead of 0.2 ms per call at 82k rows). Non-music alone is not
+    a reason to copy (a few hundred rows): :func:`_hidden` keeps those out instead.
     """
-    hide_non_music = not query.include_non_music and bool(matrix.non_music.any())
-    if not (query.genres or not query.allow_explicit or query.playable_only or hide_non_music):
+    if not (query.genres or not query.allow_explicit or query.playable_only):
         return None
     mask = np.ones(len(matrix), dtype=bool)
     if query.genres:
@@ -500,9 +490,17 @@ def _eligible_rows(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
         mask &= ~matrix.explicit
     if query.playable_only:
         mask &= matrix.playable if matrix.playable is not None else False
-    if hide_non_music:
+    if not query.include_non_music:
         mask &= ~matrix.non_music
     return np.flatnonzero(mask)
+
+
+def _hidden(matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> np.ndarray | None:
+    """Positions that must never be picked although they are scored: flagged non-music when
+    no other filter already dropped it."""
+    if rows is not None or query.include_non_music or not matrix.non_music.any():
+        return None
+    return matrix.non_music
 
 
 class _Diversity:
@@ -511,10 +509,17 @@ class _Diversity:
     Pickers see positions in the eligible rows; ``row`` maps them back to matrix rows.
     """
 
-    def __init__(self, matrix: TrackMatrix, max_per_artist: int, rows: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        matrix: TrackMatrix,
+        max_per_artist: int,
+        rows: np.ndarray | None,
+        hidden: np.ndarray | None = None,
+    ) -> None:
         self.matrix = matrix
         self.max_per_artist = max_per_artist
         self.rows = rows
+        self.hidden = hidden
         self.per_artist: dict[int, int] = {}
         self.songs: set[int] = set()
 
@@ -523,6 +528,8 @@ class _Diversity:
 
     def admits(self, pos: int) -> bool:
         row = self.row(pos)
+        if self.hidden is not None and self.hidden[row]:
+            return False
         if int(self.matrix.song_codes[row]) in self.songs:
             return False
         counts = self.per_artist
