@@ -29,6 +29,7 @@ import io
 import json
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from common import parse_overrides  # noqa: E402
 from moodtune.audio.analysis import analyse_file  # noqa: E402
 from moodtune.audio.embed import AudioModel  # noqa: E402
 from moodtune.catalog.importers import map_columns, parse_row  # noqa: E402
-from moodtune.recommend.heard import QUADRANTS, design_matrix  # noqa: E402
+from moodtune.recommend.heard import FEATURE_INPUTS, QUADRANTS, design_matrix  # noqa: E402
 from moodtune.recommend.rank import FEATURES, placeable_features  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,6 +95,19 @@ def read_labels(path: Path) -> dict[str, tuple[str, float, float, int]]:
             )
             for row in csv.DictReader(handle)
         }
+
+
+def save_npz(**arrays: np.ndarray) -> io.BytesIO:
+    """An ``np.load``-able .npz with fixed entry dates, so the same fit gives the same bytes
+    (and the same checksum); ``np.savez`` stamps the current time into the zip."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            entry = io.BytesIO()
+            np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
+                             entry.getvalue())  # fmt: skip
+    return buffer
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -253,9 +267,7 @@ def main() -> None:
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez(
-        buffer,
+    buffer = save_npz(
         vocabulary=np.array(vocabulary, dtype=str),
         mean=mean,
         scale=scale,
@@ -312,8 +324,6 @@ def main() -> None:
 
 
 def design_inputs(vocabulary: list[str]) -> list[str]:
-    from moodtune.recommend.heard import FEATURE_INPUTS
-
     return [*FEATURE_INPUTS, *(f"genre:{g}" for g in vocabulary), "genre:none_known"]
 
 
