@@ -35,3 +35,30 @@ def test_downgrade_to_base_and_upgrade_again(session_factory: sessionmaker[Sessi
     assert "tracks" not in inspect(engine).get_table_names()
     assert migrate(engine, "head") == "0003"
     assert migrate(engine, "head") == "0003"  # idempotent
+
+
+def test_upgrading_flags_catalog_rows_already_imported(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """An install from before the non-music flags gets its catalog flagged by the migration."""
+    from sqlalchemy import text
+
+    engine = session_factory.kw["bind"]
+    assert downgrade(engine, "0002") == "0002"
+    with engine.begin() as connection:
+        insert = text(
+            "INSERT INTO tracks (spotify_id, source, title, artists, search_text, tempo, "
+            "speechiness, created_at, updated_at) VALUES (:sid, 'catalog', :title, :artists, "
+            ":title, :tempo, 0.05, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
+        connection.execute(
+            insert,
+            {"sid": "a" * 22, "title": "Pink Noise for Sleep", "tempo": 0, "artists": '["A"]'},
+        )
+        connection.execute(
+            insert, {"sid": "b" * 22, "title": "Rain", "tempo": 120, "artists": '["B"]'}
+        )
+    assert migrate(engine, "head") == "0003"
+    with engine.connect() as connection:
+        flags = dict(connection.execute(text("SELECT title, non_music FROM tracks")).all())
+    assert flags == {"Pink Noise for Sleep": "noise recording", "Rain": None}
