@@ -420,28 +420,29 @@ def rescan_library(
     report = LibraryReport(root="library")
     current = AudioModel.from_path(model_path).name
     with session_scope(session_factory) as session:
-        tracks = [
-            (t.id, t.audio_path, t.content_hash, t.music_likelihood, t.estimators or {})
-            for t in library_tracks(session=session)
-        ]
+        tracks = list(library_tracks(session=session))
     jobs: list[_Job] = []
-    for track_id, audio_path, digest_before, likelihood, estimators in tracks:
+    for track in tracks:
         report.scanned += 1
-        path = Path(audio_path) if audio_path else None
+        path = Path(track.audio_path) if track.audio_path else None
         if path is None or not path.is_file():
-            report.missing.append({"id": track_id, "path": audio_path})
+            report.missing.append({"id": track.id, "path": track.audio_path})
             continue
+        outdated = (
+            track.music_likelihood is None or (track.estimators or {}).get("valence") != current
+        )
         try:
             stat = path.stat()
-            digest = _sha256(path)
+            touched = (track.file_size, track.file_mtime) != (stat.st_size, stat.st_mtime)
+            # as `add` does: an unchanged size and mtime mean unchanged content, unread
+            digest = _sha256(path) if touched or not track.content_hash else track.content_hash
         except OSError as exc:
             report.failed.append({"path": str(path), "reason": exc.strerror or str(exc)})
             continue
-        outdated = likelihood is None or estimators.get("valence") != current
-        if not (everything or outdated or digest != digest_before):
+        if not (everything or outdated or digest != track.content_hash):
             report.unchanged += 1
             continue
-        jobs.append(_Job(path, digest, stat.st_size, stat.st_mtime, replaces=track_id))
+        jobs.append(_Job(path, digest, stat.st_size, stat.st_mtime, replaces=track.id))
     _analyse_all(jobs, report, session_factory, storage, workers, False, model_path, on_progress)
     report.seconds = time.perf_counter() - started
     return report
