@@ -374,13 +374,14 @@ def rank(matrix: TrackMatrix, query: RankQuery) -> list[RankedTrack]:
     ranked = []
     for pos, step in picks:
         row = diversity.row(pos)
+        heard = heard_placement(matrix, row)
         ranked.append(
             RankedTrack(
                 row=row,
                 id=int(matrix.ids[row]),
                 score=round(float(scores[step, pos]), 4),
-                reasons=_reasons(matrix, query, row, step),
-                heard=heard_placement(matrix, row),
+                reasons=_reasons(matrix, query, row, step, heard),
+                heard=heard,
             )
         )
     return ranked
@@ -504,7 +505,8 @@ def _hidden(matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> n
 
 
 class _Diversity:
-    """The artist cap and the no-duplicate-song rule while a playlist is filled.
+    """The artist cap and the no-duplicate-song rule while a playlist is filled (a chosen
+    track's song is taken, so nothing is chosen twice).
 
     Pickers see positions in the eligible rows; ``row`` maps them back to matrix rows.
     """
@@ -611,14 +613,12 @@ def _pick_static(
     streams = [_best_first(scores, g, rng, query.temperature, pool) for g in shares.groups]
     open_groups = set(range(len(streams)))
     picks: list[tuple[int, int]] = []
-    used: set[int] = set()
     while len(picks) < query.n and open_groups:
         group = shares.turns(open_groups)[0]
-        pos = next((p for p in streams[group] if p not in used and diversity.admits(p)), None)
+        pos = next((p for p in streams[group] if diversity.admits(p)), None)
         if pos is None:
             open_groups.discard(group)
             continue
-        used.add(pos)
         diversity.add(pos)
         shares.add(pos)
         picks.append((pos, 0))
@@ -635,18 +635,16 @@ def _pick_journey(
     """Greedy along the path: each position takes its best admissible track not yet used,
     from the genre furthest below its share that still has one."""
     picks: list[tuple[int, int]] = []
-    used: set[int] = set()
     pool = max(64, 8 * query.n)
     for step in range(len(query.targets)):
         pos = None
         for group in shares.turns(set(range(len(shares.groups)))):
             stream = _best_first(scores[step], shares.groups[group], rng, query.temperature, pool)
-            pos = next((p for p in stream if p not in used and diversity.admits(p)), None)
+            pos = next((p for p in stream if diversity.admits(p)), None)
             if pos is not None:
                 break
         if pos is None:
             break
-        used.add(pos)
         diversity.add(pos)
         shares.add(pos)
         picks.append((pos, step))
@@ -657,14 +655,10 @@ def _word(value: float, bands: Sequence[tuple[float, str]], last: str) -> str:
     return next((word for limit, word in bands if value < limit), last)
 
 
-def _heard_reason(matrix: TrackMatrix, row: int) -> str:
+def _heard_reason(heard: HeardPlacement) -> str:
     """How listeners hear the track, said only as surely as the model knows it."""
-    probs = matrix.heard.probs[row]
-    best = int(np.argmax(probs))
-    words, sure = QUADRANT_WORDS[QUADRANTS[best]], float(probs[best])
-    who, verb = (
-        ("Our audio model", "hears") if matrix.heard_from_audio[row] else ("Listeners", "hear")
-    )
+    words, sure = QUADRANT_WORDS[heard.quadrant], heard.probability
+    who, verb = ("Our audio model", "hears") if heard.source == "audio" else ("Listeners", "hear")
     if sure >= 0.6:
         return f"{who} {verb} it as {words} ({sure:.0%} sure)"
     if sure >= 0.4:
@@ -688,11 +682,13 @@ def _sound_reason(matrix: TrackMatrix, row: int) -> str:
     return f"{feel.capitalize()}, {drive} sound (valence {valence:.2f}, energy {energy:.2f})"
 
 
-def _reasons(matrix: TrackMatrix, query: RankQuery, row: int, step: int) -> tuple[str, ...]:
+def _reasons(
+    matrix: TrackMatrix, query: RankQuery, row: int, step: int, heard: HeardPlacement
+) -> tuple[str, ...]:
     """1-3 short sentences a listener understands, most important first."""
     v = matrix.values[row]
     tempo = v[_COL["tempo"]]
-    feel = _heard_reason(matrix, row) if query.heard_weight > 0 else _sound_reason(matrix, row)
+    feel = _heard_reason(heard) if query.heard_weight > 0 else _sound_reason(matrix, row)
     reasons = [f"{feel} — {query.intents[step]}"]
     if tempo > 0:
         pace = _word(tempo, [(80, "slow"), (110, "relaxed"), (140, "upbeat")], "fast")
