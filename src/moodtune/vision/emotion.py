@@ -1,9 +1,10 @@
 """The emotion classifier: our FER2013 CNN run with ONNX Runtime, and the face crop it expects.
 
 Preprocessing is read from the ONNX metadata written by ``training/train_emotion.py`` (input
-size, centre crop, mean/std, temperature), so training and serving cannot drift apart. The
-crop taken from a detector box (how much margin, how far down) was calibrated on real
-whole-head photos and lives in the model's sidecar JSON with its checksum.
+size, centre crop, mean/std, temperature, alignment), so training and serving cannot drift
+apart. A face with landmarks is aligned (``vision.align``) the way every training image was; a
+face without (the Haar fallback) gets a box crop whose margin and shift live in the model's
+sidecar JSON with its checksum.
 """
 
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ import numpy as np
 
 from moodtune.checked_onnx import load_checked
 from moodtune.errors import InvalidInput
+from moodtune.vision.align import align_face, alignment_signature
+from moodtune.vision.faces import Face
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -21,6 +24,7 @@ __all__ = [
     "EmotionClassifier",
     "OnnxEmotionClassifier",
     "crop_face",
+    "face_crop",
 ]
 
 #: The shipped model's sidecar (checksum, crop calibration); the .onnx sits beside it.
@@ -82,6 +86,16 @@ def crop_face(
     return np.asarray(grey.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
+def face_crop(
+    pixels: np.ndarray, face: Face, *, spec: CropSpec, aligned: bool, size: int = 48
+) -> np.ndarray:
+    """The crop a classifier expects: aligned on the landmarks when it was trained that way and
+    the face has them, else the box crop."""
+    if aligned and face.landmarks is not None:
+        return align_face(pixels, face.landmarks, size=size)
+    return crop_face(pixels, face.box, spec=spec, size=size)
+
+
 class OnnxEmotionClassifier:
     """FER2013 CNN in ONNX Runtime; one session, safe to call from several threads."""
 
@@ -95,6 +109,13 @@ class OnnxEmotionClassifier:
         self.std = float(metadata["std"])
         self.temperature = float(metadata["temperature"])
         self.flip = metadata.get("tta") == "hflip"
+        self.aligned = "alignment" in metadata
+        if self.aligned and metadata["alignment"] != alignment_signature():
+            raise InvalidInput(
+                "the emotion model was trained on another face alignment than this code makes",
+                model=metadata["alignment"],
+                code=alignment_signature(),
+            )
         self.metadata = metadata
 
     @classmethod

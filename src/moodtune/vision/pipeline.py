@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from moodtune.errors import NoFace
-from moodtune.vision.emotion import CropSpec, EmotionClassifier, OnnxEmotionClassifier, crop_face
+from moodtune.vision.emotion import CropSpec, EmotionClassifier, OnnxEmotionClassifier, face_crop
 from moodtune.vision.faces import Face, FaceDetector, make_detector
 from moodtune.vision.images import decode_photo
 
@@ -114,7 +114,10 @@ class EmotionPipeline:
                 height=int(pixels.shape[0]),
             )
         spec = getattr(self.classifier, "crop", CropSpec())  # per-model calibration when it has one
-        crops = np.stack([crop_face(pixels, f.box, spec=spec, size=self.crop_size) for f in faces])
+        aligned = bool(getattr(self.classifier, "aligned", False))
+        crops = np.stack(
+            [face_crop(pixels, f, spec=spec, aligned=aligned, size=self.crop_size) for f in faces]
+        )
         probs = self.classifier.predict_proba(crops)
         return PhotoEmotions(
             width=int(pixels.shape[1]),
