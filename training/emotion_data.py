@@ -24,23 +24,27 @@ _UPSCALE, _BORDER = 4, 48
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def labelled_members(tar_path: Path, folder: str) -> list[tuple[dict[str, str], bytes]]:
+    """Each row of ``<folder>/labels.csv`` in a data tar with the bytes of the file it names,
+    read in memory (the face sets are research-use only and never copied out)."""
+    with tarfile.open(tar_path) as tar:
+        labels = tar.extractfile(f"{folder}/labels.csv")
+        assert labels is not None
+        rows = list(csv.DictReader(io.TextIOWrapper(labels, encoding="utf-8")))
+        return [(row, tar.extractfile(row["path"]).read()) for row in rows]  # type: ignore[union-attr]
 
 
 def load_ckplus(tar_path: Path) -> dict[str, np.ndarray]:
     """CK+ crops (n, 48, 48) uint8 with FER2013 label indices and subject ids."""
-    with tarfile.open(tar_path) as tar:
-        member = tar.extractfile("faces_ckplus/labels.csv")
-        assert member is not None
-        rows = list(csv.DictReader(io.TextIOWrapper(member, encoding="utf-8")))
-        images = []
-        for row in rows:
-            data = tar.extractfile(row["path"]).read()  # type: ignore[union-attr]
-            images.append(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE))
+    members = labelled_members(tar_path, "faces_ckplus")
+    rows = [row for row, _ in members]
+    images = [
+        cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE) for _, data in members
+    ]
     return {
         "images": np.stack(images),
         "labels": np.array([CLASSES.index(r["label"]) for r in rows], np.int64),

@@ -11,16 +11,14 @@ only: they are read from ../shared and never copied.
 """
 
 import argparse
-import csv
 import hashlib
-import io
 import itertools
 import json
 import shutil
-import tarfile
 from pathlib import Path
 
 import numpy as np
+from emotion_data import labelled_members  # training/ is on sys.path when run as a script
 
 from moodtune.vision.emotion import DEFAULT_MODEL, CropSpec, OnnxEmotionClassifier, crop_face
 from moodtune.vision.faces import make_detector
@@ -31,11 +29,10 @@ SHIFTS = (-0.1, -0.05, 0.0, 0.05, 0.1)
 
 
 def load_photos(tar_path: Path) -> list[tuple[str, np.ndarray]]:
-    with tarfile.open(tar_path) as tar:
-        labels = tar.extractfile("faces_tw_dev/labels.csv")
-        assert labels is not None
-        rows = list(csv.DictReader(io.TextIOWrapper(labels, encoding="utf-8")))
-        return [(r["label"], decode_image(tar.extractfile(r["path"]).read())) for r in rows]  # type: ignore[union-attr]
+    return [
+        (row["label"], decode_image(data))
+        for row, data in labelled_members(tar_path, "faces_tw_dev")
+    ]
 
 
 def calibrate(
