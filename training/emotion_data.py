@@ -17,10 +17,9 @@ import cv2
 import numpy as np
 
 from moodtune.errors import InvalidInput
-from moodtune.vision.align import alignment_matrix, warp_grey
+from moodtune.vision.align import alignment_matrix, crop_landmarks, warp_grey
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-_UPSCALE, _BORDER = 4, 48
 
 
 def file_sha256(path: Path) -> str:
@@ -52,49 +51,15 @@ def load_ckplus(tar_path: Path) -> dict[str, np.ndarray]:
     }
 
 
-def detect_landmarks(images: np.ndarray, min_score: float = 0.6) -> np.ndarray:
-    """YuNet's 5 landmarks per 48 x 48 crop, in crop pixels; NaN where no face scores min_score."""
-    import yuface
-
-    out = np.full((len(images), 5, 2), np.nan, np.float32)
-    for i, image in enumerate(images):
-        big = cv2.resize(image, None, fx=_UPSCALE, fy=_UPSCALE, interpolation=cv2.INTER_CUBIC)
-        big = cv2.copyMakeBorder(big, _BORDER, _BORDER, _BORDER, _BORDER, cv2.BORDER_REPLICATE)
-        rows = np.asarray(yuface.c_detect(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)), np.float32)
-        rows = rows.reshape(-1, 16)
-        if len(rows) and rows[:, 0].max() / 100 >= min_score:
-            best = rows[np.argmax(rows[:, 0])]
-            out[i] = (best[5:15].reshape(5, 2) - _BORDER + 0.5) / _UPSCALE - 0.5
-    return out
-
-
 def cached_landmarks(images: np.ndarray, cache: Path) -> np.ndarray:
-    """:func:`detect_landmarks`, stored beside the run keyed by the pixels' hash (4 min to make)."""
+    """``crop_landmarks``, stored beside the run keyed by the pixels' hash (4 min to make)."""
     key = hashlib.sha256(images.tobytes()).hexdigest()[:16]
     path = cache.with_name(f"{cache.stem}-{key}.npy")
     if path.exists():
         return np.load(path)
-    landmarks = detect_landmarks(images)
+    landmarks = crop_landmarks(images)
     np.save(path, landmarks)
     return landmarks
-
-
-def base_matrices(landmarks: np.ndarray, size: int = 48) -> np.ndarray:
-    """(n, 2, 3) alignment per image; identity where no landmarks were found."""
-    out = np.tile(np.eye(2, 3), (len(landmarks), 1, 1))
-    for i, points in enumerate(landmarks):
-        if np.isfinite(points).all():
-            try:
-                out[i] = alignment_matrix(points, size=size)
-            except InvalidInput:
-                pass
-    return out
-
-
-def align_all(images: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """Every image through the runtime alignment, no jitter: what evaluation sees."""
-    matrices = base_matrices(landmarks)
-    return np.stack([warp_grey(img, m) for img, m in zip(images, matrices, strict=True)])
 
 
 class DomainAugment:

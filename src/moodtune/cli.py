@@ -378,8 +378,17 @@ def _print_faces(doc: dict[str, Any]) -> None:
         top = sorted(face["emotions"].items(), key=lambda kv: -kv[1])[:3]
         shares = ", ".join(f"{k} {v:.0%}" for k, v in top)
         console.print(
-            f"  box {face['box']}: [bold]{face['dominant']}[/bold] ({shares})", highlight=False
+            f"  box {face['box']}: [bold]{face['dominant']}[/bold] ({shares})"
+            + _uncertainty_note(face),
+            highlight=False,
         )
+    if doc["uncertain"] and len(doc["faces"]) > 1:
+        console.print("  blended mood" + _uncertainty_note(doc), highlight=False)
+
+
+def _uncertainty_note(reading: dict[str, Any]) -> str:
+    reasons = [r.replace("_", " ") for r in reading["uncertain_reasons"]]
+    return f" [yellow]uncertain: {', '.join(reasons)}[/yellow]" if reasons else ""
 
 
 def _library_progress(
@@ -653,8 +662,22 @@ def eval_emotion(
             doc = evaluation_runs.evaluate_npz(npz, split=split)
         else:
             assert folder is not None
-            doc = evaluation_runs.evaluate_folder(folder, detector=detector)
+            doc = _with_photo_progress(
+                lambda progress: evaluation_runs.evaluate_folder(
+                    folder, detector=detector, progress=progress
+                )
+            )
     _emit(doc, as_json=as_json, human=_print_report)
+
+
+def _with_photo_progress(run: Callable[[Callable[[int, int], None]], Any]) -> Any:
+    """Run an evaluation with a progress bar (photos, ETA) on stderr, gone when it ends."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    columns = ("photos", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task("photos", total=None)
+        return run(lambda done, total: bar.update(task, completed=done, total=total))
 
 
 def _print_report(doc: dict[str, Any]) -> None:
@@ -662,6 +685,7 @@ def _print_report(doc: dict[str, Any]) -> None:
     head = f"accuracy {doc['accuracy']:.2%} · macro-F1 {doc['macro_f1']:.3f} · n {doc['n']}"
     if "no_face" in doc:
         head += f" · detected {doc['detected']} · no face {doc['no_face']}"
+        head += f" · uncertain {doc['uncertain']}"
     console.print(head)
     table = Table("class", "precision", "recall", "F1", "support")
     for name, m in doc["per_class"].items():
@@ -669,5 +693,10 @@ def _print_report(doc: dict[str, Any]) -> None:
             name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"])
         )
     console.print(table)
+    classes = list(doc["per_class"])
+    confusion = Table("true \\ predicted", *(c[:4] for c in classes), title="confusion")
+    for name, row in zip(classes, doc["confusion"], strict=True):
+        confusion.add_row(name, *(str(v) for v in row))
+    console.print(confusion)
     for view in doc.get("views", {}).values():
         console.print(f"{'/'.join(view['classes'])}: {view['accuracy']:.2%} (n {view['n']})")

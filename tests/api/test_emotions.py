@@ -34,7 +34,9 @@ def _encode(image: Image.Image, fmt: str = "JPEG", **kwargs: object) -> bytes:
 def _check_faces(body: dict, n_faces: int) -> None:
     assert len(body["faces"]) == n_faces
     for face in body["faces"]:
-        assert set(face) == {"box", "score", "emotions", "dominant"}
+        keys = {"box", "score", "emotions", "dominant", "uncertain", "uncertain_reasons"}
+        assert set(face) == keys
+        assert face["uncertain"] == bool(face["uncertain_reasons"])
         assert set(face["emotions"]) == set(EMOTIONS)
         assert sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-3)
         assert face["dominant"] == max(face["emotions"], key=face["emotions"].get)

@@ -21,7 +21,8 @@ def test_detect_prints_the_design_json() -> None:
     result = _run("emotion", "detect", str(FIXTURES / "astronaut.jpg"), "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert set(doc) == {"faces", "width", "height"} and len(doc["faces"]) == 1
+    assert set(doc) == {"faces", "width", "height", "uncertain", "uncertain_reasons"}
+    assert len(doc["faces"]) == 1
     assert set(doc["faces"][0]["emotions"]) == set(EMOTIONS)
 
 

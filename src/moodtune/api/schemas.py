@@ -372,6 +372,9 @@ class ReadyOut(BaseModel):
     catalog: dict[str, int]
 
 
+UncertainReason = Literal["close_call", "small_face"]
+
+
 class FaceOut(BaseModel):
     box: list[int] = Field(description="[x, y, width, height] in pixels of the upright photo.")
     score: float = Field(description="Detector confidence, 0..1.")
@@ -379,12 +382,22 @@ class FaceOut(BaseModel):
         description="Calibrated probabilities of the 7 FER2013 classes."
     )
     dominant: str
+    uncertain: bool = Field(description="True when this reading should be confirmed.")
+    uncertain_reasons: list[UncertainReason]
 
 
 class PhotoEmotionsOut(BaseModel):
     faces: list[FaceOut] = Field(description="Largest face first.")
     width: int
     height: int
+    uncertain: bool = Field(
+        description="True when the blended mood (what a playlist is built on) is a guess: "
+        "offer the listener a choice instead of trusting it."
+    )
+    uncertain_reasons: list[UncertainReason] = Field(
+        description="close_call: the top emotion beats the second by less than the model's "
+        "uncertain_margin; small_face: every face is under 48 px in the analysed photo."
+    )
 
 
 class MoodPlaylistOut(RecommendationOut):

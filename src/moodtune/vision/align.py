@@ -15,9 +15,12 @@ from moodtune.errors import InvalidInput
 __all__ = [
     "CANONICAL_EYES",
     "CANONICAL_EYE_TO_MOUTH",
+    "align_crops",
     "align_face",
     "alignment_matrix",
     "alignment_signature",
+    "crop_alignments",
+    "crop_landmarks",
     "to_grey",
     "warp_grey",
 ]
@@ -30,6 +33,8 @@ CANONICAL_EYES = ((14.5, 18.5), (32.5, 18.5))
 #: Median distance from the eyes' midpoint to the mouth corners' midpoint on the same images.
 CANONICAL_EYE_TO_MOUTH = 18.0
 _REFERENCE_SIZE = 48
+#: YuNet misses a face that fills its whole image: crops are searched 4x larger with a border.
+_CROP_UPSCALE, _CROP_BORDER = 4, 48
 
 
 def alignment_signature() -> str:
@@ -137,3 +142,41 @@ def _reduce_region(
 def align_face(pixels: np.ndarray, landmarks: np.ndarray, *, size: int = 48) -> np.ndarray:
     """A (size, size) uint8 grey crop of the face, eyes at :data:`CANONICAL_EYES`."""
     return warp_grey(to_grey(pixels), alignment_matrix(landmarks, size=size), size)
+
+
+def crop_landmarks(crops: np.ndarray, *, min_score: float = 0.6) -> np.ndarray:
+    """YuNet's 5 landmarks on each (h, w) grey face crop of a dataset (FER2013, CK+), in crop
+    pixels; NaN where no face scores ``min_score``. About 7 ms a crop on one core."""
+    import cv2
+    import yuface
+
+    out = np.full((len(crops), 5, 2), np.nan, np.float32)
+    up, border = _CROP_UPSCALE, _CROP_BORDER
+    for i, crop in enumerate(crops):
+        big = cv2.resize(crop, None, fx=up, fy=up, interpolation=cv2.INTER_CUBIC)
+        big = cv2.copyMakeBorder(big, border, border, border, border, cv2.BORDER_REPLICATE)
+        rows = np.asarray(yuface.c_detect(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)), np.float32)
+        rows = rows.reshape(-1, 16)
+        if len(rows) and rows[:, 0].max() / 100 >= min_score:
+            best = rows[np.argmax(rows[:, 0])]
+            out[i] = (best[5:15].reshape(5, 2) - border + 0.5) / up - 0.5
+    return out
+
+
+def crop_alignments(landmarks: np.ndarray, size: int = _REFERENCE_SIZE) -> np.ndarray:
+    """(n, 2, 3) alignment per crop; identity where no (usable) landmarks were found, since a
+    dataset crop is roughly aligned already."""
+    out = np.tile(np.eye(2, 3), (len(landmarks), 1, 1))
+    for i, points in enumerate(landmarks):
+        if np.isfinite(points).all():
+            try:
+                out[i] = alignment_matrix(points, size=size)
+            except InvalidInput:
+                pass
+    return out
+
+
+def align_crops(crops: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Dataset crops through the runtime alignment, no jitter: what the model is scored on."""
+    matrices = crop_alignments(landmarks, size=crops.shape[1])
+    return np.stack([warp_grey(c, m, crops.shape[1]) for c, m in zip(crops, matrices, strict=True)])

@@ -99,9 +99,17 @@ def face_crop(
 class OnnxEmotionClassifier:
     """FER2013 CNN in ONNX Runtime; one session, safe to call from several threads."""
 
-    def __init__(self, session: Any, metadata: dict[str, str], crop: CropSpec) -> None:
+    def __init__(
+        self,
+        session: Any,
+        metadata: dict[str, str],
+        crop: CropSpec,
+        *,
+        uncertain_margin: float = 0.0,
+    ) -> None:
         self.session = session
         self.crop = crop
+        self.uncertain_margin = uncertain_margin  # top-1 minus top-2 below this: a close call
         self.classes = tuple(metadata["classes"].split(","))
         self.image_size = int(metadata["image_size"])
         self.crop_size = int(metadata["crop"])
@@ -124,7 +132,12 @@ class OnnxEmotionClassifier:
     ) -> "OnnxEmotionClassifier":
         """Load a model described by its sidecar JSON, refusing a file whose checksum differs."""
         model = load_checked(sidecar, what="emotion", threads=threads)
-        return cls(model.session, model.metadata, CropSpec(**model.spec.get("crop", {})))
+        return cls(
+            model.session,
+            model.metadata,
+            CropSpec(**model.spec.get("crop", {})),
+            uncertain_margin=float(model.spec.get("uncertain_margin", 0.0)),
+        )
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities, ``softmax(mean(logits(x), logits(flip(x))) / T)``.

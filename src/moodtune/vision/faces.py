@@ -11,7 +11,38 @@ import numpy as np
 
 from moodtune.errors import InvalidInput
 
-__all__ = ["DETECTORS", "Face", "FaceDetector", "HaarDetector", "YuNetDetector", "make_detector"]
+__all__ = [
+    "DETECTORS",
+    "FACE_GEOMETRY",
+    "MIN_FACE_SCORE",
+    "MIN_FACE_SIZE",
+    "Face",
+    "FaceDetector",
+    "HaarDetector",
+    "YuNetDetector",
+    "landmark_geometry",
+    "make_detector",
+    "plausible_landmarks",
+]
+
+#: YuNet score a detection needs to count as a face: the first multiple of 0.05 above every
+#: detection on photos without human faces (wallpapers, artwork, animals), chosen by
+#: ``bench/face_quality.py`` (highest there: 0.75, a dog). It costs faces that are small, turned
+#: or blurred (3 % of FER2013's 48 px faces scored 0.6-0.8); posed photos score 0.92 and up.
+MIN_FACE_SCORE = 0.8
+#: Shorter box side, in pixels of the analysed photo, below which a face is too small to read.
+MIN_FACE_SIZE = 24
+#: Box side (pixels of the coarse pass) from which the coarse pass finds 96 % of real faces at
+#: MIN_FACE_SCORE (faces_tw_dev scaled down); the fine pass only adds faces smaller than this.
+COARSE_RELIABLE_SIZE = 24
+#: Landmark shape a human face stays within, in eye distances (see :func:`landmark_geometry`):
+#: the range of 99.9 % of real faces in FER2013 and faces_tw_dev, widened by half again.
+FACE_GEOMETRY: dict[str, tuple[float, float]] = {
+    "nose_across": (-0.6, 1.6),
+    "nose_down": (0.15, 2.0),
+    "mouth_down": (0.45, 3.2),
+    "mouth_width": (0.35, 1.25),
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +66,34 @@ class Face:
         x, y, w, h = (v * factor for v in self.box)
         landmarks = None if self.landmarks is None else self.landmarks * np.float32(factor)
         return Face(box=_clip_box(x, y, w, h, width, height), score=self.score, landmarks=landmarks)
+
+
+def landmark_geometry(landmarks: np.ndarray) -> dict[str, float]:
+    """Where nose and mouth sit relative to the eyes, in eye distances, along the eye line.
+
+    ``nose_across`` is 0 under the right eye and 1 under the left; ``*_down`` are distances
+    below the eye line; ``mouth_width`` is corner to corner. Rotation and scale drop out.
+    """
+    right_eye, left_eye, nose, mouth_right, mouth_left = np.asarray(landmarks, np.float64)
+    across = left_eye - right_eye
+    eye_distance = float(np.hypot(*across))
+    if eye_distance == 0.0:
+        return dict.fromkeys(FACE_GEOMETRY, float("nan"))
+    unit = across / eye_distance
+    down = np.array([-unit[1], unit[0]])
+    eyes, mouth = (right_eye + left_eye) / 2, (mouth_right + mouth_left) / 2
+    return {
+        "nose_across": float((nose - right_eye) @ unit) / eye_distance,
+        "nose_down": float((nose - eyes) @ down) / eye_distance,
+        "mouth_down": float((mouth - eyes) @ down) / eye_distance,
+        "mouth_width": float(np.hypot(*(mouth_left - mouth_right))) / eye_distance,
+    }
+
+
+def plausible_landmarks(landmarks: np.ndarray) -> bool:
+    """True when the landmarks have a human face's layout (:data:`FACE_GEOMETRY`)."""
+    geometry = landmark_geometry(landmarks)
+    return all(low <= geometry[name] <= high for name, (low, high) in FACE_GEOMETRY.items())
 
 
 class FaceDetector(Protocol):
@@ -86,8 +145,13 @@ class YuNetDetector:
 
     Detection runs coarse to fine: first with the longer side at ``coarse_side`` (YuNet's cost
     grows with pixels: 12 ms at 320 px against 50 ms at 640 px on one core), and at ``max_side``
-    only when the coarse pass finds nothing. Faces smaller than about a twentieth of the photo's
-    longer side can therefore be missed when a larger face is present.
+    only when the coarse pass finds nothing, keeping only faces too small for the coarse pass
+    (:data:`COARSE_RELIABLE_SIZE`). Faces smaller than about a thirteenth of the photo's longer
+    side can therefore be missed when a larger face is present.
+
+    A detection counts as a face only when it scores ``min_confidence``, is at least
+    ``min_size`` pixels and its landmarks have a face's layout (:func:`plausible_landmarks`):
+    together these keep textures, artwork and animals' faces out (``bench/face_quality.py``).
 
     Parameters
     ----------
@@ -95,6 +159,8 @@ class YuNetDetector:
         Faces scoring below this (0..1) are dropped.
     min_size : int
         Faces whose shorter box side is below this many pixels (original image) are dropped.
+    check_geometry : bool
+        Drop detections whose landmarks are not laid out like a face's.
     max_side, coarse_side : int
         Longer side of the fine and coarse passes; YuNet warns above 960 px.
     """
@@ -102,21 +168,27 @@ class YuNetDetector:
     def __init__(
         self,
         *,
-        min_confidence: float = 0.6,
-        min_size: int = 24,
+        min_confidence: float = MIN_FACE_SCORE,
+        min_size: int = MIN_FACE_SIZE,
         max_side: int = 640,
         coarse_side: int = 320,
+        check_geometry: bool = True,
     ) -> None:
         self.min_confidence = min_confidence
         self.min_size = min_size
+        self.check_geometry = check_geometry
         self.max_side = max_side
         self.coarse_side = coarse_side
 
     def detect(self, image: np.ndarray) -> list[Face]:
         _check_image(image)
         faces = self._detect_at(image, self.coarse_side)
-        if not faces and max(image.shape[:2]) > self.coarse_side:
-            faces = self._detect_at(image, self.max_side)
+        longer = max(image.shape[:2])
+        if not faces and longer > self.coarse_side:
+            # The fine pass is for faces too small for the coarse one; a larger face that the
+            # coarse pass scored below min_confidence is not let in on a second try.
+            too_small = COARSE_RELIABLE_SIZE * longer / self.coarse_side
+            faces = [f for f in self._detect_at(image, self.max_side) if min(f.box[2:]) < too_small]
         return faces
 
     def _detect_at(self, image: np.ndarray, side: int) -> list[Face]:
@@ -134,6 +206,8 @@ class YuNetDetector:
                 continue
             x, y, w, h = (row[1:5] / scale).tolist()
             landmarks = (row[5:15] / scale).reshape(5, 2).astype(np.float32)
+            if self.check_geometry and not plausible_landmarks(landmarks):
+                continue
             faces.append(
                 Face(box=_clip_box(x, y, w, h, width, height), score=score, landmarks=landmarks)
             )
@@ -146,7 +220,9 @@ class HaarDetector:
     ``score`` is the cascade's level weight squashed to 0..1, comparable only between Haar faces.
     """
 
-    def __init__(self, *, min_size: int = 24, max_side: int = 960, min_neighbors: int = 5) -> None:
+    def __init__(
+        self, *, min_size: int = MIN_FACE_SIZE, max_side: int = 960, min_neighbors: int = 5
+    ) -> None:
         self.min_size = min_size
         self.max_side = max_side
         self.min_neighbors = min_neighbors

@@ -3,7 +3,15 @@ import pytest
 from PIL import Image
 
 from moodtune.errors import InvalidInput
-from moodtune.vision.faces import DETECTORS, FaceDetector, make_detector
+from moodtune.vision.faces import (
+    DETECTORS,
+    FaceDetector,
+    landmark_geometry,
+    make_detector,
+    plausible_landmarks,
+)
+from moodtune.vision.images import decode_photo
+from moodtune.vision.pipeline import ANALYSIS_SIDE
 
 ALL_DETECTORS = list(DETECTORS)
 #: Share of the 333 front-view photos with exactly one face found, per detector. Measured
@@ -100,3 +108,44 @@ def test_unknown_detector_lists_the_known_ones() -> None:
     with pytest.raises(InvalidInput, match="unknown face detector") as info:
         make_detector("mtcnn")
     assert info.value.details["known"] == ALL_DETECTORS
+
+
+def test_photos_without_people_have_no_face(faceless_photo_paths) -> None:  # type: ignore[no-untyped-def]
+    """Landscapes, artwork, two dogs' faces: YuNet scores up to 0.86 there; the gate drops all."""
+    detector = make_detector("yunet")
+    found = {}
+    for path in faceless_photo_paths:
+        faces = detector.detect(decode_photo(path.read_bytes(), max_side=ANALYSIS_SIDE).pixels)
+        if faces:
+            found[path.name] = [round(f.score, 2) for f in faces]
+    assert found == {}
+    low = make_detector("yunet", min_confidence=0.5, check_geometry=False)
+    dogs = next(p for p in faceless_photo_paths if p.name.startswith("friends_"))
+    assert low.detect(decode_photo(dogs.read_bytes(), max_side=ANALYSIS_SIDE).pixels), (
+        "the dogs' photo no longer tempts the detector: the test above proves nothing"
+    )
+
+
+def test_geometry_of_a_frontal_face_is_centred() -> None:
+    landmarks = np.array([[30, 40], [70, 40], [50, 62], [35, 80], [65, 80]], np.float32)
+    geometry = landmark_geometry(landmarks)
+    assert geometry == pytest.approx(
+        {"nose_across": 0.5, "nose_down": 0.55, "mouth_down": 1.0, "mouth_width": 0.75}
+    )
+    assert plausible_landmarks(landmarks)
+    turned = (landmarks - 50) @ np.array([[0.0, 1.0], [-1.0, 0.0]], np.float32) + 50
+    assert landmark_geometry(turned) == pytest.approx(geometry), "rotation drops out"
+
+
+@pytest.mark.parametrize(
+    "landmarks",
+    [
+        [[30, 40], [70, 40], [50, 30], [35, 20], [65, 20]],  # mouth above the eyes
+        [[30, 40], [70, 40], [150, 60], [35, 80], [65, 80]],  # nose far outside the eyes
+        [[30, 40], [70, 40], [50, 60], [49, 80], [51, 80]],  # a mouth two pixels wide
+        [[50, 40], [50, 40], [50, 60], [35, 80], [65, 80]],  # both eyes on one point
+    ],
+    ids=["upside-down", "nose-outside", "no-mouth", "one-eye"],
+)
+def test_landmarks_not_laid_out_like_a_face_are_rejected(landmarks: list[list[int]]) -> None:
+    assert not plausible_landmarks(np.array(landmarks, np.float32))
