@@ -52,6 +52,16 @@ def test_photo_with_one_face(client: TestClient) -> None:
     assert 150 < x < 210 and 40 < y < 90 and 70 < w < 130  # Eileen Collins' face
 
 
+def test_a_face_too_small_to_read_is_marked_uncertain(client: TestClient) -> None:
+    big = _post(client, ASTRONAUT).json()
+    assert not big["faces"][0]["uncertain"]
+    small = Image.open(io.BytesIO(ASTRONAUT)).resize((200, 200))  # the face becomes ~35 px
+    body = _post(client, _encode(small)).json()
+    _check_faces(body, 1)
+    assert body["faces"][0]["uncertain_reasons"] == ["small_face"]
+    assert body["uncertain"] and "small_face" in body["uncertain_reasons"]
+
+
 def test_several_faces_are_returned_largest_first(client: TestClient) -> None:
     astronaut = Image.open(io.BytesIO(ASTRONAUT))
     canvas = Image.new("RGB", (512 + 256, 512), "white")

@@ -3,6 +3,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from moodtune.cli import app
@@ -30,6 +31,15 @@ def test_detect_human_output_and_no_face_exit() -> None:
     assert "1 face(s)" in _run("emotion", "detect", str(FIXTURES / "astronaut.jpg")).stdout
     result = _run("emotion", "detect", str(FIXTURES / "coffee.jpg"), "--json")
     assert result.exit_code == 1 and json.loads(result.stdout)["error"]["code"] == "no_face"
+
+
+def test_detect_says_when_a_reading_is_uncertain(tmp_path: Path) -> None:
+    small = tmp_path / "small.jpg"
+    Image.open(FIXTURES / "astronaut.jpg").resize((200, 200)).save(small)
+    doc = json.loads(_run("emotion", "detect", str(small), "--json").stdout)
+    assert doc["uncertain"] and doc["faces"][0]["uncertain_reasons"] == ["small_face"]
+    assert "uncertain" in _run("emotion", "detect", str(small)).stdout
+    assert "uncertain" not in _run("emotion", "detect", str(FIXTURES / "astronaut.jpg")).stdout
 
 
 def test_eval_needs_exactly_one_source() -> None:

@@ -13,13 +13,19 @@ from moodtune.vision.emotion import OnnxEmotionClassifier
 from moodtune.vision.evaluate import classification_report, probability_report
 from moodtune.vision.pipeline import EmotionPipeline
 
-__all__ = ["evaluate_folder", "evaluate_npz"]
+__all__ = ["evaluate_folder", "evaluate_npz", "labelled_photos", "split_predictions"]
 
 _PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 
-def evaluate_npz(path: Path, *, split: str = "test", batch: int = 512) -> dict[str, Any]:
-    """Classify the 48x48 crops of ``split``; adds the seeds' 4-class views and FERPlus accuracy.
+def split_predictions(
+    path: Path,
+    split: str,
+    classifier: OnnxEmotionClassifier | None = None,
+    *,
+    batch: int = 512,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(probs, labels, ferplus labels or None)`` for the 48x48 crops of one split.
 
     A model trained on aligned faces is shown the crops aligned the same way (YuNet landmarks,
     :func:`~moodtune.vision.align.crop_landmarks`, about 7 ms a crop), as in its training run.
@@ -27,7 +33,7 @@ def evaluate_npz(path: Path, *, split: str = "test", batch: int = 512) -> dict[s
     data = np.load(path)
     if "split" not in data or split not in set(data["split"].tolist()):
         raise InvalidInput(f"{path.name} has no split {split!r}")
-    classifier = OnnxEmotionClassifier.from_path()
+    classifier = classifier or OnnxEmotionClassifier.from_path()
     mask = data["split"] == split
     images, labels = data["images"][mask], data["labels"][mask].astype(np.int64)
     if classifier.aligned:
@@ -36,6 +42,13 @@ def evaluate_npz(path: Path, *, split: str = "test", batch: int = 512) -> dict[s
         [classifier.predict_proba(images[i : i + batch]) for i in range(0, len(images), batch)]
     )
     ferplus = data["ferplus_label"][mask] if "ferplus_label" in data else None
+    return probs, labels, ferplus
+
+
+def evaluate_npz(path: Path, *, split: str = "test") -> dict[str, Any]:
+    """Classify the 48x48 crops of ``split``; adds the seeds' 4-class views and FERPlus accuracy."""
+    classifier = OnnxEmotionClassifier.from_path()
+    probs, labels, ferplus = split_predictions(path, split, classifier)
     return probability_report(labels, probs, classifier.classes, ferplus=ferplus)
 
 
