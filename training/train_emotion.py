@@ -17,6 +17,12 @@ bf16 it trains in bfloat16 autocast (about 3x faster here); with CUDA it uses th
 Overrides: ``--key=value`` for any field of ``Config``.
 """
 
+import os
+
+# YuNet (landmarks of every crop) runs OpenMP threads that fight over 48 px images: 1 thread is
+# 10x faster here. torch gets its own thread count from the config below.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import dataclasses
 import hashlib
 import json
@@ -226,6 +232,16 @@ def pick_device(config: Config) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def use_bf16(config: Config, device: torch.device) -> bool:
+    """bfloat16 autocast where the hardware computes it: about 3x faster on CPUs with AMX, but
+    emulated (15x slower, measured on an AMD EPYC without AVX-512) elsewhere."""
+    if not config.bf16:
+        return False
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
 def main() -> None:
     config = parse_overrides(Config(), sys.argv[1:])
     torch.manual_seed(config.seed)
@@ -258,7 +274,11 @@ def main() -> None:
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, config.lr, total_steps=config.epochs * steps_per_epoch
     )
-    autocast = {"device_type": device.type, "dtype": torch.bfloat16, "enabled": config.bf16}
+    autocast = {
+        "device_type": device.type,
+        "dtype": torch.bfloat16,
+        "enabled": use_bf16(config, device),
+    }
     state_path, key = out / "last.pt", config_hash(config)
     first_epoch, best = 0, {"val_acc": -1.0, "epoch": 0}
     if state_path.exists():

@@ -163,7 +163,7 @@ class OnnxEmotionClassifier:
         x = ((x - self.mean) / self.std)[:, None, :, :]
         if self.flip:
             x = np.concatenate([x, x[:, :, :, ::-1]])
-        logits = self.session.run(None, {"input": np.ascontiguousarray(x)})[0]
+        logits = self.session.run(["logits"], {"input": np.ascontiguousarray(x)})[0]
         if self.flip:
             logits = (logits[: len(crops)] + logits[len(crops) :]) / 2
         logits = logits / self.temperature

@@ -41,6 +41,23 @@ def test_mirror_image_gets_the_same_answer(classifier: OnnxEmotionClassifier) ->
     )
 
 
+def test_probabilities_come_from_the_fitted_layer(classifier: OnnxEmotionClassifier) -> None:
+    """The shipped graph also outputs ``prior_logits`` (the layer before fitting on real
+    photos, kept so the recipe can be re-scored); readings must use ``logits``."""
+    assert [o.name for o in classifier.session.get_outputs()] == ["logits", "prior_logits"]
+    crops = np.random.default_rng(2).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    m = (classifier.image_size - classifier.crop_size) // 2
+    x = crops[:, m : m + classifier.crop_size, m : m + classifier.crop_size] / np.float32(255)
+    x = ((x - classifier.mean) / classifier.std)[:, None].astype(np.float32)
+    mirrored = np.ascontiguousarray(x[:, :, :, ::-1])
+    fitted, prior = (a + b for a, b in zip(*(classifier.session.run(None, {"input": v})
+                                              for v in (x, mirrored)), strict=True))  # fmt: skip
+    expected = np.exp(fitted / 2 / classifier.temperature)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(classifier.predict_proba(crops), expected, atol=1e-5)
+    assert not np.allclose(fitted, prior, atol=1e-2)
+
+
 @pytest.mark.parametrize("shape", [(48, 48), (2, 64, 64), (2, 48, 48, 3)])
 def test_wrong_crop_shapes_are_rejected(
     classifier: OnnxEmotionClassifier, shape: tuple[int, ...]
