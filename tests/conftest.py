@@ -1,15 +1,11 @@
 """Shared fixtures: real SQLite and PostgreSQL databases, a real catalog subset, the app."""
 
 import csv
-import glob
 import gzip
 import itertools
 import os
-import pwd
 import shutil
-import socket
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
+from tests.pgcluster import ClusterUnavailable, PostgresCluster, postgres_unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_CATALOG = REPO / "src" / "moodtune" / "data" / "spotify_tracks.csv.gz"
@@ -78,91 +75,17 @@ def spoken_word(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 # --- PostgreSQL: one throwaway cluster per test session (see shared notes/ci-postgres.md) ---
 
 
-def _postgres_unavailable(reason: str) -> None:
-    if os.environ.get("MOODTUNE_REQUIRE_POSTGRES"):
-        pytest.fail(f"PostgreSQL is required here (MOODTUNE_REQUIRE_POSTGRES) but {reason}")
-    pytest.skip(f"PostgreSQL tests skipped: {reason}; install the postgresql package to run them")
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """URL of a fresh PostgreSQL server on a free port, with fsync off, removed afterwards."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
-    if not bins:
-        _postgres_unavailable("no server binaries under /usr/lib/postgresql")
-    bindir, base = bins[-1], tempfile.mkdtemp(prefix="moodtune-pg-")
-    user = os.environ.get("PG_TEST_OS_USER", "postgres")
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        try:
-            entry = pwd.getpwnam(user)
-        except KeyError:
-            _postgres_unavailable(f"running as root and there is no {user!r} user")
-        os.chown(base, entry.pw_uid, entry.pw_gid)
-        # runuser lives in /usr/sbin, which a minimal PATH (cron, env -i) leaves out
-        candidates = (shutil.which("runuser"), "/usr/sbin/runuser", "/sbin/runuser")
-        runuser = next((p for p in candidates if p and os.path.exists(p)), None)
-        if runuser is None:
-            _postgres_unavailable("running as root and runuser is not installed")
-        prefix = [runuser, "-u", user, "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = f"{base}/data"
-
-    def run(*args: str) -> None:
-        subprocess.run(
-            prefix + list(args), check=True, cwd=base, stdin=subprocess.DEVNULL, capture_output=True
-        )
-
     try:
-        run(
-            f"{bindir}/initdb",
-            "-D",
-            data,
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-            "--no-sync",
-        )
-        options = (
-            f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        run(
-            f"{bindir}/pg_ctl",
-            "-D",
-            data,
-            "-l",
-            f"{base}/log",
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            options,
-            "start",
-        )
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        _postgres_unavailable(
-            f"the server did not start: {exc.stderr.decode(errors='replace')[-300:]}"
-        )
-    except OSError as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        _postgres_unavailable(f"the server could not be started: {exc}")
+        cluster = PostgresCluster().start()
+    except ClusterUnavailable as exc:
+        postgres_unavailable(str(exc))
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        yield cluster.url
     finally:
-        subprocess.run(
-            prefix + [f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
-            cwd=base,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        cluster.remove()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 * MoodtuneError "internal"
   x InvalidInput "invalid_input"
     x UnsupportedMedia "unsupported_media_type" · TooLarge "too_large" · BadImage "bad_image"
+    x BadForm "bad_form"
     x BadAudio "bad_audio"
     x BadCatalogFile "bad_catalog_file"
   x NoFace "no_face"
@@ -15,6 +16,7 @@
 __all__ = [
     "BadAudio",
     "BadCatalogFile",
+    "BadForm",
     "BadImage",
     "InvalidInput",
     "ModelError",
@@ -55,6 +57,12 @@ class TooLarge(InvalidInput):
 
 class BadImage(InvalidInput):
     code = "bad_image"
+
+
+class BadForm(InvalidInput):
+    """A multipart body that cannot be parsed, or one with more files or fields than allowed."""
+
+    code = "bad_form"
 
 
 class BadAudio(InvalidInput):

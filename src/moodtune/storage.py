@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from moodtune.errors import InvalidInput, NotFound
 
@@ -42,6 +42,10 @@ class Storage(Protocol):
 
     def url(self, key: str, *, expires_s: int = 3600) -> str | None:
         """A URL a browser can fetch the object from directly (S3: presigned), or None."""
+        ...
+
+    def origin(self) -> str | None:
+        """The scheme://host[:port] of those URLs, for the page's Content-Security-Policy."""
         ...
 
 
@@ -84,6 +88,9 @@ class LocalStorage:
         return path if path.is_file() else None
 
     def url(self, key: str, *, expires_s: int = 3600) -> str | None:
+        return None
+
+    def origin(self) -> str | None:
         return None
 
 
@@ -138,6 +145,12 @@ class S3Storage:
                 ExpiresIn=expires_s,
             )
         )
+
+    def origin(self) -> str | None:
+        """Signing is local (no request), and the signed URL shows the host the client uses:
+        the endpoint's, or AWS's virtual-host name for the bucket."""
+        parts = urlsplit(str(self.url("origin-probe")))
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 def open_storage(url: str) -> Storage:

@@ -164,13 +164,48 @@ def test_mood_playlist_blends_faces_and_ranks(client: TestClient) -> None:
         ({"n": "0"}, 422, "validation_error"),
         ({"strategy": "party"}, 422, "validation_error"),
         ({"genres": "polka"}, 400, "invalid_input"),
+        ({"emotion": "sad"}, 422, "validation_error"),
+        ({"emotions": '{"sad": 1}'}, 422, "validation_error"),
+        ({"colour": "blue"}, 422, "validation_error"),
     ],
-    ids=["n-0", "strategy", "unknown-genre"],
+    ids=["n-0", "strategy", "unknown-genre", "emotion", "emotions", "unknown-field"],
 )
 def test_mood_playlist_parameter_errors(
     client: TestClient, fields: dict, status: int, code: str
 ) -> None:
     assert_error(_post(client, ASTRONAUT, "/api/v1/mood-playlist", **fields), status, code)
+
+
+def test_emotions_take_no_field_besides_the_photo(client: TestClient) -> None:
+    error = assert_error(_post(client, ASTRONAUT, strategy="calm"), 422, "validation_error")
+    assert error["details"]["errors"][0]["loc"] == ["body", "strategy"]
+
+
+def test_a_field_sent_twice_is_refused(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/mood-playlist",
+        files={"image": ("a.jpg", ASTRONAUT, "image/jpeg")},
+        data={"n": ["3", "30"]},
+    )
+    assert assert_error(response, 422, "validation_error")["details"]["errors"][0]["loc"] == [
+        "body",
+        "n",
+    ]
+
+
+def test_two_files_or_a_malformed_body_are_bad_forms(client: TestClient) -> None:
+    two = [
+        ("image", ("a.jpg", ASTRONAUT, "image/jpeg")),
+        ("other", ("b.jpg", COFFEE, "image/jpeg")),
+    ]
+    for route in ("/api/v1/emotions", "/api/v1/mood-playlist"):
+        assert_error(client.post(route, files=two), 400, "bad_form")
+        broken = client.post(
+            route,
+            content=b"--xyz\r\nbroken header line\r\n\r\nx\r\n--xyz--\r\n",
+            headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+        )
+        assert_error(broken, 400, "bad_form")
 
 
 def test_mood_playlist_without_a_face(client: TestClient) -> None:

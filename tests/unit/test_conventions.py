@@ -3,6 +3,7 @@
 import ast
 import importlib
 import pkgutil
+import re
 from pathlib import Path
 
 import pytest
@@ -50,16 +51,21 @@ def test_only_cli_imports_the_api_outside_it() -> None:
         assert not {n for n in _imports(path) if n.startswith("moodtune.api")}, path
 
 
-def test_every_error_code_is_documented() -> None:
-    documented = (REPO / "docs" / "api.md").read_text()
-    codes = {
-        cls.code
+def test_every_error_code_is_documented_with_its_status() -> None:
+    """The error table of docs/api.md names every code the API can answer, with its status."""
+    from moodtune.api.errors import _HTTP_CODES, _status_of
+
+    table = re.findall(r"^\| `([a-z_]+)` \| (\d{3})", (REPO / "docs" / "api.md").read_text(), re.M)
+    documented = {code: int(status) for code, status in table}
+    expected = {
+        cls.code: _status_of(cls("probe"))
         for cls in vars(errors).values()
         if isinstance(cls, type) and issubclass(cls, errors.MoodtuneError)
     }
-    codes |= {"validation_error", "method_not_allowed"}
-    missing = [c for c in sorted(codes) if f"`{c}`" not in documented]
-    assert not missing, f"docs/api.md does not document {missing}"
+    expected |= {code: status for status, code in _HTTP_CODES.items()}
+    expected |= {"validation_error": 422, "internal": 500}
+    wrong = {c: (documented.get(c), s) for c, s in expected.items() if documented.get(c) != s}
+    assert not wrong, f"docs/api.md misses or misstates (documented, actual): {wrong}"
 
 
 def test_every_name_in_dunder_all_exists() -> None:

@@ -15,7 +15,8 @@ from moodtune.api.errors import install_error_handlers
 from moodtune.api.metrics import Metrics, MetricsMiddleware
 from moodtune.api.routers import emotions, health, listeners, recommendations, tracks
 from moodtune.api.schemas import API_PREFIX
-from moodtune.catalog.db import create_db_engine, make_session_factory
+from moodtune.api.security import SecurityHeadersMiddleware
+from moodtune.catalog.db import DatabaseHealth, create_db_engine, make_session_factory
 from moodtune.catalog.index import CatalogIndex
 from moodtune.config import Settings
 from moodtune.storage import open_storage
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings.database_url)
+        app.state.db_health = DatabaseHealth(engine)
         app.state.session_factory = make_session_factory(engine)
         index = CatalogIndex(app.state.session_factory, refresh_s=settings.catalog_refresh_s)
         app.state.index = index
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.exception("could not load the catalog index; run `moodtune db upgrade`")
         app.state.vision = _load_vision(settings)
         yield
+        app.state.db_health.close()
         engine.dispose()
 
     app = FastAPI(
@@ -73,6 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
+    media_origin = app.state.storage.origin()
+    app.add_middleware(
+        SecurityHeadersMiddleware, media_origins=[media_origin] if media_origin else []
+    )
     install_error_handlers(app)
     routers = (
         health.router,

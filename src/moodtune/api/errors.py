@@ -6,8 +6,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from moodtune.catalog.db import is_outage
 from moodtune.errors import (
     BadImage,
     InvalidInput,
@@ -58,9 +61,29 @@ def _status_of(exc: MoodtuneError) -> int:
     return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
 
 
+#: Seconds a client should wait before retrying a 503 (the database probe runs twice as often).
+RETRY_AFTER_S = 1
+
+
 async def _moodtune_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MoodtuneError)
-    return error_response(_status_of(exc), exc.code, exc.message, exc.details)
+    response = error_response(_status_of(exc), exc.code, exc.message, exc.details)
+    if isinstance(exc, Unavailable):
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database that stopped answering is an outage (503, one warning), not a bug (500)."""
+    if not is_outage(exc):
+        return await _unexpected(request, exc)
+    health = getattr(request.app.state, "db_health", None)
+    if health is not None:
+        health.failed(exc)
+    reason = type(getattr(exc, "orig", None) or exc).__name__
+    return await _moodtune_error(
+        request, Unavailable("the database is unreachable; try again shortly", reason=reason)
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -93,4 +116,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MoodtuneError, _moodtune_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected)

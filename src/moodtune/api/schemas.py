@@ -4,7 +4,15 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from fastapi import Path, Query
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from moodtune.catalog.models import Playlist, Track
 from moodtune.recommend import EMOTIONS, PRESETS
@@ -16,6 +24,25 @@ EmotionName = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "n
 FEATURE_FIELDS = ("danceability", "energy", "valence", "acousticness", "instrumentalness",
                   "speechiness", "liveness", "tempo", "loudness", "key", "mode", "time_signature",
                   "popularity", "duration_ms", "explicit")  # fmt: skip
+
+#: Ids, positions and offsets are 32-bit integers in PostgreSQL; larger ones are refused here
+#: (422) instead of overflowing in the database.
+INT32_MAX = 2**31 - 1
+
+
+def _refuse_bool(value: object) -> object:
+    """JSON true/false are not numbers (pydantic's lax mode would read them as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("a number is required, not true or false")
+    return value
+
+
+StrictNumber = BeforeValidator(_refuse_bool)
+DbId = Annotated[int, StrictNumber, Field(ge=1, le=INT32_MAX)]
+Probability = Annotated[float, StrictNumber, Field(ge=0, allow_inf_nan=False)]
+TrackIdPath = Annotated[int, Path(ge=1, le=INT32_MAX, description="A track id.")]
+PlaylistIdPath = Annotated[int, Path(ge=1, le=INT32_MAX, description="A playlist id.")]
+Offset = Annotated[int, Query(ge=0, le=INT32_MAX, description="Items to skip.")]
 
 
 class ErrorBody(BaseModel):
@@ -123,7 +150,7 @@ class RecommendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     emotion: EmotionName | None = Field(default=None, examples=["sad"])
-    emotions: dict[EmotionName, Annotated[float, Field(ge=0)]] | None = Field(
+    emotions: dict[EmotionName, Probability] | None = Field(
         default=None,
         description="Probabilities per emotion; absent labels count as 0. Values that do not "
         "sum to 1 are normalised (the response says so in mood.normalized).",
@@ -134,7 +161,9 @@ class RecommendIn(BaseModel):
         default="auto",
         description="Journey destination; auto calms angry/fearful moods, lifts others.",
     )
-    n: int = Field(default=10, ge=1, le=100, description="Playlist length.")
+    n: Annotated[int, StrictNumber] = Field(
+        default=10, ge=1, le=100, description="Playlist length."
+    )
     genres: list[str] = Field(default=[], max_length=3, description="Up to 3 genres (GET /genres).")
     popularity: Literal["mainstream", "medium", "low", "any"] = "any"
     explicit: bool = Field(default=True, description="Allow tracks marked explicit.")
@@ -147,8 +176,8 @@ class RecommendIn(BaseModel):
         description="How much the listener's taste (learned from their likes, dislikes and "
         "skips) weighs against the mood: low = not at all, medium = 30 %, high = 60 %.",
     )
-    seed: int | None = Field(
-        default=None, ge=0, le=2**31 - 1, description="Same seed, same playlist."
+    seed: Annotated[int, StrictNumber] | None = Field(
+        default=None, ge=0, le=INT32_MAX, description="Same seed, same playlist."
     )
     preset: str = Field(
         default="heard",
@@ -287,9 +316,11 @@ class RecommendationOut(BaseModel):
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    track_id: int = Field(ge=1)
+    track_id: DbId
     kind: Literal["play", "like", "dislike", "skip", "complete"]
-    position_ms: int | None = Field(default=None, ge=0, description="Playback position, for skips.")
+    position_ms: Annotated[int, StrictNumber] | None = Field(
+        default=None, ge=0, le=INT32_MAX, description="Playback position, for skips."
+    )
 
 
 class FeedbackOut(BaseModel):
@@ -302,9 +333,9 @@ class FeedbackOut(BaseModel):
 
 
 class PlaylistItemIn(BaseModel):
-    track_id: int = Field(ge=1)
-    score: float | None = None
-    reasons: list[str] = []
+    track_id: DbId
+    score: Annotated[float, StrictNumber, Field(allow_inf_nan=False)] | None = None
+    reasons: list[Annotated[str, Field(max_length=500)]] = Field(default=[], max_length=10)
 
 
 class PlaylistIn(BaseModel):

@@ -4,14 +4,14 @@ Starlette spools uploaded files over 1 MB to a temporary file on disk; photos mu
 disk, so file parts stay in memory (bounded by the upload limit checked on the stream).
 """
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Collection
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from moodtune.errors import InvalidInput, TooLarge, UnsupportedMedia
+from moodtune.errors import BadForm, TooLarge, UnsupportedMedia
 
 __all__ = ["read_photo_form"]
 
@@ -31,8 +31,11 @@ async def _limited(stream: AsyncGenerator[bytes, None], limit: int) -> AsyncGene
         yield chunk
 
 
-async def read_photo_form(request: Request, *, max_bytes: int) -> tuple[bytes, dict[str, str]]:
-    """The ``image`` file's bytes and the other (text) fields of a multipart form."""
+async def read_photo_form(
+    request: Request, *, max_bytes: int, allowed: Collection[str] = ()
+) -> tuple[bytes, dict[str, str]]:
+    """The ``image`` file's bytes and the other (text) fields of a multipart form, which must
+    be among ``allowed`` and sent once."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise UnsupportedMedia(
@@ -55,7 +58,7 @@ async def read_photo_form(request: Request, *, max_bytes: int) -> tuple[bytes, d
     try:
         form = await parser.parse()
     except MultiPartException as exc:
-        raise InvalidInput(f"malformed multipart body: {exc.message}") from exc
+        raise BadForm(f"malformed multipart body: {exc.message}") from exc
     try:
         image = form.get("image")
         if not isinstance(image, UploadFile):
@@ -64,7 +67,30 @@ async def read_photo_form(request: Request, *, max_bytes: int) -> tuple[bytes, d
                 [{"loc": ("body", "image"), "msg": message, "type": "missing"}]
             )
         data = await image.read()
-        fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+        fields = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
     finally:
         await form.close()  # every part, also files sent under other names
-    return data, fields
+    return data, _check_fields(fields, allowed)
+
+
+def _check_fields(fields: list[tuple[str, str]], allowed: Collection[str]) -> dict[str, str]:
+    """Unknown or repeated text fields are refused (422) as the JSON routes refuse them."""
+    problems = []
+    seen: set[str] = set()
+    for key, _ in fields:
+        if key not in allowed:
+            problems.append(
+                {
+                    "loc": ("body", key),
+                    "msg": "Extra inputs are not permitted",
+                    "type": "extra_forbidden",
+                }
+            )
+        elif key in seen:
+            problems.append(
+                {"loc": ("body", key), "msg": "Field sent more than once", "type": "duplicate"}
+            )
+        seen.add(key)
+    if problems:
+        raise RequestValidationError(problems)
+    return dict(fields)

@@ -7,7 +7,11 @@ export const EMOTIONS = ["happy", "surprise", "neutral", "sad", "fear", "angry",
 
 function el(tag, attrs = {}, text = "") {
   const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  for (const [key, value] of Object.entries(attrs)) {
+    // The page's CSP refuses style attributes; properties set through the CSSOM are allowed.
+    if (key === "style") Object.assign(node.style, value);
+    else node.setAttribute(key, value);
+  }
   if (text) node.textContent = text;
   return node;
 }
@@ -24,8 +28,12 @@ export function drawBoxes(container, photo) {
     const [x, y, w, h] = face.box;
     const box = el("div", {
       class: "box",
-      style: `left:${(100 * x) / photo.width}%;top:${(100 * y) / photo.height}%;` +
-        `width:${(100 * w) / photo.width}%;height:${(100 * h) / photo.height}%`,
+      style: {
+        left: `${(100 * x) / photo.width}%`,
+        top: `${(100 * y) / photo.height}%`,
+        width: `${(100 * w) / photo.width}%`,
+        height: `${(100 * h) / photo.height}%`,
+      },
     });
     box.append(el("span", {}, `${i + 1}. ${t("emotion_" + face.dominant)}`));
     container.append(box);
@@ -49,7 +57,7 @@ export function drawBars(container, faces) {
         "aria-valuenow": String(Math.round(100 * share)),
         "aria-label": t("emotion_" + name),
       });
-      meter.append(el("div", { class: `fill ${name === face.dominant ? "dominant" : ""}`, style: `width:${100 * share}%` }));
+      meter.append(el("div", { class: `fill ${name === face.dominant ? "dominant" : ""}`, style: { width: `${100 * share}%` } }));
       row.append(meter, el("span", { class: "bar-value" }, `${Math.round(100 * share)}%`));
       group.append(row);
     }

@@ -54,8 +54,15 @@ def _pipeline(request: Request) -> EmotionPipeline:
     return pipeline  # type: ignore[no-any-return]
 
 
-async def _analyse(request: Request, max_bytes: int) -> tuple[PhotoEmotions, dict[str, str]]:
-    data, fields = await read_photo_form(request, max_bytes=max_bytes)
+#: Form fields ``POST /mood-playlist`` takes beside the photo: the photo gives the mood, so
+#: ``emotion``/``emotions`` are refused like any unknown field.
+PLAYLIST_FIELDS = frozenset(RecommendIn.model_fields) - {"emotion", "emotions"}
+
+
+async def _analyse(
+    request: Request, max_bytes: int, allowed: frozenset[str] = frozenset()
+) -> tuple[PhotoEmotions, dict[str, str]]:
+    data, fields = await read_photo_form(request, max_bytes=max_bytes, allowed=allowed)
     photo = await run_in_threadpool(_pipeline(request).analyse, data)
     return photo, fields
 
@@ -66,7 +73,8 @@ async def _analyse(request: Request, max_bytes: int) -> tuple[PhotoEmotions, dic
 async def detect_emotions(request: Request, settings: SettingsDep) -> PhotoEmotionsOut:
     """Find every face in the photo (field ``image``) with its 7 emotion probabilities.
 
-    Errors: 415 not an image, 413 too large, 400 undecodable, 422 no face.
+    Errors: 415 not an image, 413 too large, 400 undecodable or a malformed form, 422 no face
+    or a form field besides ``image``.
     """
     photo, _ = await _analyse(request, settings.max_upload_bytes)
     return PhotoEmotionsOut.model_validate(photo.as_dict())
@@ -88,8 +96,7 @@ async def mood_playlist(
     """Emotions and a playlist in one call: the photo (field ``image``) plus the parameters of
     ``POST /recommendations`` as form fields (``genres`` comma-separated). The mood point blends
     all faces, larger faces weighing more."""
-    photo, fields = await _analyse(request, settings.max_upload_bytes)
-    params = {k: v for k, v in fields.items() if k not in ("emotion", "emotions")}
+    photo, params = await _analyse(request, settings.max_upload_bytes, PLAYLIST_FIELDS)
     if "genres" in params:
         params["genres"] = [g.strip() for g in params["genres"].split(",") if g.strip()]  # type: ignore[assignment]
     try:

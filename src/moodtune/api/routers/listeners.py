@@ -10,6 +10,7 @@ from moodtune.api.schemas import (
     FeedbackIn,
     FeedbackOut,
     ListenerOut,
+    PlaylistIdPath,
     PlaylistIn,
     PlaylistOut,
     PlaylistSummary,
@@ -90,7 +91,7 @@ def list_playlists(listener: OptionalListenerDep, session: SessionDep) -> list[P
     "/playlists/{playlist_id}", response_model=PlaylistOut, responses={404: {"model": ErrorOut}}
 )
 def get_playlist(
-    playlist_id: int, listener: OptionalListenerDep, session: SessionDep
+    playlist_id: PlaylistIdPath, listener: OptionalListenerDep, session: SessionDep
 ) -> PlaylistOut:
     """One of this listener's playlists with its tracks."""
     return PlaylistOut.from_playlist(
@@ -106,7 +107,7 @@ def get_playlist(
     },
 )
 def export_playlist(
-    playlist_id: int,
+    playlist_id: PlaylistIdPath,
     request: Request,
     listener: OptionalListenerDep,
     session: SessionDep,

@@ -12,8 +12,10 @@ from moodtune.api.schemas import (
     FEATURE_FIELDS,
     ErrorOut,
     GenreOut,
+    Offset,
     SimilarOut,
     SimilarTrackOut,
+    TrackIdPath,
     TrackOut,
     TrackPage,
 )
@@ -38,7 +40,7 @@ def list_tracks(
         Query(description="true: only tracks flagged as not music; false: only music."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TrackPage:
     """Search tracks by text and genre, most popular first, one page at a time. Tracks flagged
     as not music are listed too (with ``non_music`` saying why) unless ``flagged=false``."""
@@ -51,7 +53,7 @@ def list_tracks(
 
 
 @router.get("/tracks/{track_id}", response_model=TrackOut, responses={404: {"model": ErrorOut}})
-def get_track(track_id: int, session: SessionDep) -> TrackOut:
+def get_track(track_id: TrackIdPath, session: SessionDep) -> TrackOut:
     """One track with its features, genres and the estimator behind each feature."""
     return TrackOut.from_track(repo.get_track(track_id, session=session))
 
@@ -73,7 +75,7 @@ def list_genres(session: SessionDep) -> list[GenreOut]:
         416: {"description": "The range lies outside the file."},
     },
 )
-def get_track_audio(track_id: int, session: SessionDep, storage: StorageDep) -> Response:
+def get_track_audio(track_id: TrackIdPath, session: SessionDep, storage: StorageDep) -> Response:
     """Stream the track's audio with HTTP Range support (seeking in a player)."""
     track = repo.get_track(track_id, session=session)
     media_type = track.audio_mime or "application/octet-stream"
@@ -107,7 +109,7 @@ def get_track_audio(track_id: int, session: SessionDep, storage: StorageDep) -> 
         404: {"model": ErrorOut},
     },
 )
-def get_track_cover(track_id: int, session: SessionDep, storage: StorageDep) -> Response:
+def get_track_cover(track_id: TrackIdPath, session: SessionDep, storage: StorageDep) -> Response:
     """The embedded cover art, or a generated placeholder (SVG) when the file has none."""
     track = repo.get_track(track_id, session=session)
     headers = {"Cache-Control": "public, max-age=86400"}
@@ -128,7 +130,7 @@ def get_track_cover(track_id: int, session: SessionDep, storage: StorageDep) -> 
     responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
 )
 def get_similar_tracks(
-    track_id: int,
+    track_id: TrackIdPath,
     session: SessionDep,
     index: IndexDep,
     n: Annotated[int, Query(ge=1, le=100, description="How many tracks.")] = 10,
