@@ -80,6 +80,7 @@ def main() -> None:
     classes = list(results["test"]["per_class"])
     confusion_png(results["test"]["confusion"], classes, REPO / "docs" / "emotion_confusion.png",
                   f"FER2013 PrivateTest, accuracy {results['test']['accuracy']:.1%}")  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
     print(
         json.dumps(
