@@ -5,7 +5,12 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
+from moodtune.api import create_app
+from moodtune.catalog.db import create_db_engine
+from moodtune.catalog.models import Listener
+from moodtune.config import Settings
 from tests.api.conftest import assert_error
 
 SECURITY_HEADERS = {
@@ -105,3 +110,32 @@ def test_numbers_json_cannot_carry_are_refused(client: TestClient, literal: str)
             path, content=body % literal, headers={"Content-Type": "application/json"}
         )
         assert_error(response, 422, "validation_error")
+
+
+def _listener_rows(settings: Settings) -> int:
+    engine = create_db_engine(settings.database_url)
+    with engine.connect() as conn:
+        count = conn.scalar(select(func.count()).select_from(Listener))
+    engine.dispose()
+    return int(count or 0)
+
+
+def test_reads_create_no_listener_and_the_first_write_does(app_settings: Settings) -> None:
+    before = _listener_rows(app_settings)
+    for _ in range(5):  # five browsers without a cookie, reading
+        with TestClient(create_app(app_settings)) as browser:
+            me = browser.get("/api/v1/listeners/me").json()
+            assert me["created_at"] is None
+            assert browser.get("/api/v1/listeners/me/taste").json()["events"] == 0
+            assert browser.post("/api/v1/recommendations", json={"emotion": "sad"}).is_success
+            assert browser.get("/api/v1/playlists").json() == []
+            assert browser.get("/api/v1/listeners/me").json()["id"] == me["id"]
+    assert _listener_rows(app_settings) == before
+    with TestClient(create_app(app_settings)) as browser:
+        me = browser.get("/api/v1/listeners/me").json()
+        track = browser.get("/api/v1/tracks", params={"limit": 1}).json()["items"][0]
+        browser.post("/api/v1/feedback", json={"track_id": track["id"], "kind": "like"})
+        stored = browser.get("/api/v1/listeners/me").json()
+        assert stored["id"] == me["id"] and stored["created_at"] is not None
+        assert browser.get("/api/v1/listeners/me/taste").json()["events"] == 1
+    assert _listener_rows(app_settings) == before + 1

@@ -2,6 +2,7 @@
 
 import csv
 import gzip
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from moodtune.catalog import repo
 from moodtune.catalog.importers import import_catalog
 from moodtune.catalog.models import Genre, Track
-from moodtune.errors import BadCatalogFile
+from moodtune.errors import BadCatalogFile, InvalidInput
 
 KAGGLE_COLUMNS = {  # our name -> Kaggle "Spotify Tracks Dataset" header
     "track_id": "track_id",
@@ -272,8 +273,10 @@ def test_search_genres_and_listener_isolation(
         assert target["track_id"] in {t.spotify_id for t in found} and total >= 1
         counts = dict(repo.genre_counts(session=s))
         assert sum(counts.values()) == 60 and s.scalar(select(func.count(Genre.id))) == len(counts)
-        listener_a = repo.get_or_create_listener(None, session=s)
-        listener_b = repo.get_or_create_listener("not-a-uuid", session=s)
+        listener_a = repo.get_or_create_listener(str(uuid.uuid4()), session=s)
+        listener_b = repo.get_or_create_listener(str(uuid.uuid4()), session=s)
+        with pytest.raises(InvalidInput, match="UUID"):
+            repo.get_or_create_listener("not-a-uuid", session=s)
         playlist = repo.create_playlist(
             session=s,
             listener=listener_a,

@@ -3,6 +3,7 @@ asked, removable, re-checked by a rescan. Real SQLite and PostgreSQL, real audio
 
 import csv
 import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ def test_remove_by_id_file_and_folder_with_feedback(
     add_library(mixed_folder, session_factory=session_factory, storage=storage)
     with session_scope(session_factory) as session:
         ids = {Path(str(t.audio_path)).name: t.id for t in library_tracks(session=session)}
-        listener = repo.get_or_create_listener(None, session=session)
+        listener = repo.get_or_create_listener(str(uuid.uuid4()), session=session)
         repo.add_feedback(
             session=session, listener=listener, track_id=ids["etr_1.ogg"], kind="like",
             position_ms=None,

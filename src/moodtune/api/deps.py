@@ -1,5 +1,6 @@
 """FastAPI dependencies: settings, DB session, catalog index, the listener behind the cookie."""
 
+import uuid
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from moodtune.storage import Storage
 __all__ = [
     "LISTENER_COOKIE",
     "IndexDep",
+    "ListenerIdDep",
     "ListenerDep",
     "OptionalListenerDep",
     "SessionDep",
@@ -54,21 +56,32 @@ IndexDep = Annotated[CatalogIndex, Depends(_index)]
 _CookieValue = Annotated[str | None, Cookie(alias=LISTENER_COOKIE, include_in_schema=False)]
 
 
-def _listener(
-    session: SessionDep, settings: SettingsDep, response: Response, listener_id: _CookieValue = None
-) -> Listener:
-    """The anonymous listener of this browser, created (and its cookie set) on first use."""
-    listener = repo.get_or_create_listener(listener_id, session=session)
-    if listener.id != listener_id:
-        response.set_cookie(
-            LISTENER_COOKIE,
-            listener.id,
-            max_age=_ONE_YEAR_S,
-            httponly=True,
-            samesite="lax",
-            secure=settings.cookie_secure,
-        )
-    return listener
+def _listener_id(
+    settings: SettingsDep, response: Response, listener_id: _CookieValue = None
+) -> str:
+    """This browser's listener id: the cookie's, or a new one (and its cookie). Creates no row:
+    a listener is stored on its first write."""
+    parsed = repo.parse_listener_id(listener_id)
+    if parsed is not None:
+        return parsed
+    new_id = str(uuid.uuid4())
+    response.set_cookie(
+        LISTENER_COOKIE,
+        new_id,
+        max_age=_ONE_YEAR_S,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+    )
+    return new_id
+
+
+ListenerIdDep = Annotated[str, Depends(_listener_id)]
+
+
+def _listener(session: SessionDep, listener_id: ListenerIdDep) -> Listener:
+    """The listener behind the cookie, stored now if this is its first write."""
+    return repo.get_or_create_listener(listener_id, session=session)
 
 
 def _optional_listener(session: SessionDep, listener_id: _CookieValue = None) -> Listener | None:

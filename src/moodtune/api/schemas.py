@@ -390,7 +390,10 @@ class PlaylistSummary(BaseModel):
 
 class ListenerOut(BaseModel):
     id: str
-    created_at: datetime
+    created_at: datetime | None = Field(
+        description="When this listener first wrote something (feedback, a playlist); null "
+        "before that, since reading creates nothing."
+    )
 
 
 class HealthOut(BaseModel):

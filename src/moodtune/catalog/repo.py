@@ -44,6 +44,7 @@ __all__ = [
     "get_track",
     "list_playlists",
     "matrix_columns",
+    "parse_listener_id",
     "search_tracks",
     "track_count",
     "tracks_by_ids",
@@ -297,7 +298,8 @@ def embedding_styles(ids: Sequence[int], *, session: Session) -> dict[int, dict[
     return {row.track_id: row.style for row in session.execute(query).all()}
 
 
-def _parse_listener_id(listener_id: str | None) -> str | None:
+def parse_listener_id(listener_id: str | None) -> str | None:
+    """The canonical form of a cookie's listener id, or None when it is absent or no UUID."""
     if not listener_id:
         return None
     try:
@@ -307,15 +309,18 @@ def _parse_listener_id(listener_id: str | None) -> str | None:
 
 
 def get_listener(listener_id: str | None, *, session: Session) -> Listener | None:
-    parsed = _parse_listener_id(listener_id)
+    parsed = parse_listener_id(listener_id)
     return session.get(Listener, parsed) if parsed else None
 
 
-def get_or_create_listener(listener_id: str | None, *, session: Session) -> Listener:
-    """The listener behind a cookie value, or a new one when it is absent, malformed or unknown."""
-    listener = get_listener(listener_id, session=session)
+def get_or_create_listener(listener_id: str, *, session: Session) -> Listener:
+    """The listener with this id, created on its first write (reads never create one)."""
+    parsed = parse_listener_id(listener_id)
+    if parsed is None:
+        raise InvalidInput("a listener id is a UUID", listener_id=listener_id)
+    listener = session.get(Listener, parsed)
     if listener is None:
-        listener = Listener()
+        listener = Listener(id=parsed)
         session.add(listener)
         session.flush()
     return listener

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from moodtune.api.deps import ListenerDep, OptionalListenerDep, SessionDep
+from moodtune.api.deps import ListenerDep, ListenerIdDep, OptionalListenerDep, SessionDep
 from moodtune.api.schemas import (
     ErrorOut,
     FeedbackIn,
@@ -24,18 +24,17 @@ router = APIRouter(tags=["listener"])
 
 
 @router.get("/listeners/me", response_model=ListenerOut)
-def me(listener: ListenerDep, session: SessionDep) -> ListenerOut:
-    """This browser's anonymous listener (created, with its cookie, on first call)."""
-    session.commit()
-    return ListenerOut(id=listener.id, created_at=listener.created_at)
+def me(listener_id: ListenerIdDep, session: SessionDep) -> ListenerOut:
+    """This browser's anonymous listener: its id (and cookie) is given on the first call, and
+    it is stored with its first feedback or playlist (``created_at`` is null until then)."""
+    listener = repo.get_listener(listener_id, session=session)
+    return ListenerOut(id=listener_id, created_at=listener.created_at if listener else None)
 
 
 @router.get("/listeners/me/taste", response_model=TasteOut)
-def my_taste(listener: ListenerDep, session: SessionDep) -> TasteOut:
+def my_taste(listener_id: ListenerIdDep, session: SessionDep) -> TasteOut:
     """What moodtune has learned from this browser's likes, dislikes, plays and skips."""
-    session.commit()
-    summary = taste_summary(listener.id, session=session)
-    return TasteOut(**summary)
+    return TasteOut(**taste_summary(listener_id, session=session))
 
 
 @router.post(
