@@ -2,16 +2,18 @@
 so ``POST /recommendations`` and ``moodtune recommend --json`` give the same answer."""
 
 import secrets
-from collections import Counter
-from collections.abc import Mapping
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, cast
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from moodtune.catalog import repo
-from moodtune.catalog.index import CatalogIndex
+from moodtune.catalog.index import CatalogIndex, CatalogSnapshot
 from moodtune.catalog.models import FeedbackEvent, Track
 from moodtune.recommend import MoodPlan, RankedTrack, RankQuery, TrackMatrix, plan_mood, rank
 from moodtune.recommend.mood import EmotionInput, Goal, Strategy
@@ -28,7 +30,9 @@ __all__ = [
     "TASTE_WEIGHTS",
     "PlaylistParams",
     "PlaylistResult",
+    "TasteCache",
     "listener_taste",
+    "playlist_for_listener",
     "recommend_playlist",
     "taste_summary",
 ]
@@ -36,7 +40,6 @@ __all__ = [
 Personalization = Literal["low", "medium", "high"]
 #: Seed 002's personalization levels: the taste score's share of a track's score.
 TASTE_WEIGHTS: Mapping[str, float] = {"low": 0.0, "medium": 0.3, "high": 0.6}
-_TASTE_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -109,31 +112,75 @@ def _as_events(rows: list[FeedbackEvent]) -> list[Event]:
     return [Event(r.track_id, cast(EventKind, r.kind), r.position_ms) for r in rows]
 
 
+TasteKey = tuple[str, int, tuple[int, datetime | None]]
+
+
+class TasteCache:
+    """A listener's taste scores per (listener, last event, catalog version), shared by the
+    server's threads: least recently used out, a lock around every change. An OrderedDict
+    rather than functools.lru_cache, whose key would have to include the session and data."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[TasteKey, np.ndarray | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_fit(self, key: TasteKey, fit: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = fit()  # outside the lock: two threads fitting one key get equal scores
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 def listener_taste(
     listener_id: str | None,
     personalization: Personalization,
     *,
-    matrix: TrackMatrix,
-    index: CatalogIndex,
+    snapshot: CatalogSnapshot,
+    cache: TasteCache,
     session: Session,
 ) -> np.ndarray | None:
-    """Taste scores (0..1) of one listener for every row of ``matrix``, or None when the level
-    is low, nobody is known, or nothing they liked is known yet. Refitted only when their
-    feedback or the catalog changed."""
+    """Taste scores (0..1) of one listener for every row of the snapshot's matrix, or None when
+    the level is low, nobody is known, or nothing they liked is known yet. Refitted only when
+    their feedback or the catalog changed."""
     if listener_id is None or personalization == "low":
         return None
-    space = index.taste_space_for(matrix)
     events = repo.feedback_of(listener_id, session=session)
-    if not events or space is None:
+    if not events:
         return None
-    key = (listener_id, len(events), events[-1].id, id(matrix))
-    if key not in index.taste_cache:
-        labels = labels_from_events(_as_events(events))
-        model = fit_taste(space, labels, model=DEFAULT_MODEL)
-        if len(index.taste_cache) >= _TASTE_CACHE_SIZE:
-            index.taste_cache.pop(next(iter(index.taste_cache)))
-        index.taste_cache[key] = model.score(space.vectors) if model is not None else None
-    return index.taste_cache[key]
+    space = snapshot.taste_space
+
+    def fit() -> np.ndarray | None:
+        model = fit_taste(space, labels_from_events(_as_events(events)), model=DEFAULT_MODEL)
+        return model.score(space.vectors) if model is not None else None
+
+    return cache.get_or_fit((listener_id, events[-1].id, snapshot.version), fit)
+
+
+def playlist_for_listener(
+    params: PlaylistParams,
+    listener_id: str | None,
+    *,
+    index: CatalogIndex,
+    taste_cache: TasteCache,
+    session: Session,
+) -> PlaylistResult:
+    """What both playlist routes do: one snapshot for the taste scores and the ranking."""
+    snapshot = index.current()
+    taste = listener_taste(
+        listener_id, params.personalization, snapshot=snapshot, cache=taste_cache, session=session
+    )
+    return recommend_playlist(params, matrix=snapshot.matrix, session=session, taste=taste)
 
 
 def taste_summary(listener_id: str, *, session: Session) -> dict[str, object]:

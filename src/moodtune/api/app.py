@@ -19,6 +19,7 @@ from moodtune.api.security import SecurityHeadersMiddleware
 from moodtune.catalog.db import DatabaseHealth, create_db_engine, make_session_factory
 from moodtune.catalog.index import CatalogIndex
 from moodtune.config import Settings
+from moodtune.service import TasteCache
 from moodtune.storage import open_storage
 from moodtune.vision.pipeline import EmotionPipeline
 
@@ -41,6 +42,12 @@ def _load_vision(settings: Settings) -> EmotionPipeline | Exception:
         return exc
 
 
+def _tracks_in_db(app: FastAPI) -> int:
+    index = getattr(app.state, "index", None)
+    snapshot = index.snapshot if index is not None else None
+    return snapshot.tracks_in_db if snapshot is not None else 0
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the engine and the catalog index are made in its lifespan."""
     settings = settings or Settings()
@@ -52,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.session_factory = make_session_factory(engine)
         index = CatalogIndex(app.state.session_factory, refresh_s=settings.catalog_refresh_s)
         app.state.index = index
+        app.state.taste_cache = TasteCache()
         try:
             index.load()
         except Exception:  # keep serving: /readyz reports 503 until the DB is migrated/filled
@@ -71,9 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.storage = open_storage(settings.storage_url)
-    metrics = Metrics(
-        catalog_size=lambda: getattr(getattr(app.state, "index", None), "tracks_in_db", 0)
-    )
+    metrics = Metrics(catalog_size=lambda: _tracks_in_db(app))
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
     media_origin = app.state.storage.origin()

@@ -11,6 +11,7 @@ from moodtune.catalog import repo
 from moodtune.catalog.index import CatalogIndex
 from moodtune.catalog.models import Listener
 from moodtune.config import Settings
+from moodtune.service import TasteCache
 from moodtune.storage import Storage
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "SessionDep",
     "SettingsDep",
     "StorageDep",
+    "TasteCacheDep",
 ]
 
 LISTENER_COOKIE = "moodtune_listener"
@@ -45,6 +47,10 @@ def _index(request: Request) -> CatalogIndex:
     return request.app.state.index  # type: ignore[no-any-return]
 
 
+def _taste_cache(request: Request) -> TasteCache:
+    return request.app.state.taste_cache  # type: ignore[no-any-return]
+
+
 def _storage(request: Request) -> Storage:
     return request.app.state.storage  # type: ignore[no-any-return]
 
@@ -53,6 +59,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 StorageDep = Annotated[Storage, Depends(_storage)]
 SessionDep = Annotated[Session, Depends(_session)]
 IndexDep = Annotated[CatalogIndex, Depends(_index)]
+TasteCacheDep = Annotated[TasteCache, Depends(_taste_cache)]
 _CookieValue = Annotated[str | None, Cookie(alias=LISTENER_COOKIE, include_in_schema=False)]
 
 

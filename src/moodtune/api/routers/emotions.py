@@ -7,7 +7,13 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from moodtune.api.deps import IndexDep, OptionalListenerDep, SessionDep, SettingsDep
+from moodtune.api.deps import (
+    IndexDep,
+    OptionalListenerDep,
+    SessionDep,
+    SettingsDep,
+    TasteCacheDep,
+)
 from moodtune.api.schemas import (
     ErrorOut,
     MoodPlaylistOut,
@@ -17,7 +23,7 @@ from moodtune.api.schemas import (
 )
 from moodtune.api.uploads import read_photo_form
 from moodtune.errors import ModelError
-from moodtune.service import listener_taste, recommend_playlist
+from moodtune.service import playlist_for_listener
 from moodtune.vision.pipeline import EmotionPipeline, PhotoEmotions
 
 router = APIRouter(tags=["emotions"])
@@ -92,6 +98,7 @@ async def mood_playlist(
     session: SessionDep,
     index: IndexDep,
     listener: OptionalListenerDep,
+    taste_cache: TasteCacheDep,
 ) -> MoodPlaylistOut:
     """Emotions and a playlist in one call: the photo (field ``image``) plus the parameters of
     ``POST /recommendations`` as form fields (``genres`` comma-separated). The mood point blends
@@ -103,17 +110,13 @@ async def mood_playlist(
         body = RecommendIn.model_validate({**params, "emotions": photo.blended()})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    matrix = index.current()  # one matrix for the taste scores and the ranking
-    taste = await run_in_threadpool(
-        listener_taste,
-        listener.id if listener else None,
-        body.personalization,
-        matrix=matrix,
-        index=index,
-        session=session,
-    )
     result = await run_in_threadpool(
-        recommend_playlist, body.params(), matrix=matrix, session=session, taste=taste
+        playlist_for_listener,
+        body.params(),
+        listener.id if listener else None,
+        index=index,
+        taste_cache=taste_cache,
+        session=session,
     )
     request.app.state.metrics.recommendations.labels(body.strategy).inc()
     playlist = RecommendationOut.from_result(result)

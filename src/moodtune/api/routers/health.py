@@ -24,8 +24,11 @@ def readyz(session: SessionDep, index: IndexDep) -> ReadyOut:
         tracks = repo.track_count(session=session)
     except SQLAlchemyError as exc:
         raise Unavailable("database unreachable", reason=type(exc).__name__) from exc
-    if not index.loaded or index.matrix is None:
+    snapshot = index.snapshot
+    if snapshot is None:
         raise Unavailable("catalog index not loaded yet")
     return ReadyOut(
-        status="ready", database="ok", catalog={"tracks": tracks, "placeable": len(index.matrix)}
+        status="ready",
+        database="ok",
+        catalog={"tracks": tracks, "placeable": len(snapshot.matrix)},
     )

@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter, Request
 
-from moodtune.api.deps import IndexDep, OptionalListenerDep, SessionDep
+from moodtune.api.deps import IndexDep, OptionalListenerDep, SessionDep, TasteCacheDep
 from moodtune.api.schemas import ErrorOut, RecommendationOut, RecommendIn
-from moodtune.service import listener_taste, recommend_playlist
+from moodtune.service import playlist_for_listener
 
 router = APIRouter(tags=["recommendations"])
 
@@ -20,6 +20,7 @@ def recommend(
     session: SessionDep,
     index: IndexDep,
     listener: OptionalListenerDep,
+    taste_cache: TasteCacheDep,
 ) -> RecommendationOut:
     """Rank catalog tracks for a mood, a strategy and the listener's parameters.
 
@@ -28,14 +29,12 @@ def recommend(
     the response's ``seed`` reproduces the same playlist. With ``personalization`` medium or
     high, the taste learned from this browser's likes and skips joins the score.
     """
-    matrix = index.current()  # one matrix for the taste scores and the ranking
-    taste = listener_taste(
+    result = playlist_for_listener(
+        body.params(),
         listener.id if listener else None,
-        body.personalization,
-        matrix=matrix,
         index=index,
+        taste_cache=taste_cache,
         session=session,
     )
-    result = recommend_playlist(body.params(), matrix=matrix, session=session, taste=taste)
     request.app.state.metrics.recommendations.labels(body.strategy).inc()
     return RecommendationOut.from_result(result)

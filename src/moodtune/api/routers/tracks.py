@@ -141,8 +141,7 @@ def get_similar_tracks(
     """Tracks that sound most alike (cosine of audio embeddings), each with reasons. Tracks
     flagged as not music (noise, speech, …) are left out unless ``include_non_music``."""
     seed = repo.get_track(track_id, session=session)
-    index.current()  # refreshes the embeddings when the library changed
-    table = index.embeddings
+    table = index.current().embeddings
     if track_id not in table:
         raise NotAnalysed(
             f"track {track_id} has not been analysed: similar tracks need its audio "
