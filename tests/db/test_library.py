@@ -251,3 +251,60 @@ def test_a_directory_that_cannot_be_listed_is_skipped(
     assert report.skipped == [
         {"path": str(tmp_path / "music" / "locked"), "reason": "Permission denied"}
     ]
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Live processes whose parent is ``pid``, with their command lines (zombies excluded)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # gone while we looked
+            continue
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            found[int(stat.parent.name)] = cmdline
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("signal_number", [9, 15], ids=["SIGKILL", "SIGTERM"])
+def test_workers_exit_when_the_import_is_killed(tmp_path: Path, signal_number: int) -> None:
+    music = tmp_path / "music"
+    music.mkdir()
+    for name in ("etr_1.ogg", "supertux_1.ogg", "etr_0.ogg", "supertux_0.ogg", "wesnoth_1.ogg"):
+        shutil.copy(DEMO / name, music / name)
+    env = {
+        **os.environ,
+        "MOODTUNE_DATA_DIR": str(tmp_path),
+        "MOODTUNE_DATABASE_URL": f"sqlite:///{tmp_path / 'lib.db'}",
+    }
+    command = [str(Path(sys.executable).parent / "moodtune"), "library", "add", str(music),
+               "--workers", "2", "--json"]  # fmt: skip
+    cli = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        workers: dict[int, str] = {}
+        while len(workers) < 2:
+            assert cli.poll() is None, "the import ended before its workers started"
+            assert time.monotonic() < deadline, "no analysis workers within 120 s"
+            workers = {p: c for p, c in _children(cli.pid).items() if "spawn_main" in c}
+            time.sleep(0.05)
+        everyone = _children(cli.pid)  # the workers and multiprocessing's resource tracker
+        os.kill(cli.pid, signal_number)
+        cli.wait()
+        deadline = time.monotonic() + 10
+        while (left := [p for p in everyone if _alive(p)]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert left == [], f"left running: {[everyone[p] for p in left]}"
+    finally:
+        cli.kill()
+        cli.wait()

@@ -7,9 +7,12 @@ gets its new path, a copy is a duplicate). Killing the import, even with ``kill 
 most the files being analysed at that moment and never leaves half a track.
 """
 
+import ctypes
 import hashlib
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -45,6 +48,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 LIBRARY_SOURCE = "library"
 #: (files done, files to analyse, seconds of audio analysed so far)
@@ -137,6 +141,33 @@ _worker_model: AudioModel | None = None
 def _init_worker(model_path: Path) -> None:
     global _worker_model
     _worker_model = AudioModel.from_path(model_path)
+
+
+#: Seconds between a pool worker's checks that the import that started it is still alive.
+PARENT_CHECK_S = 0.5
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker exit when the import process dies, even by SIGKILL, instead of living
+    on as an orphan: the kernel's parent-death signal where Linux has it, and everywhere a
+    thread that watches the parent pid (a dead parent makes getppid() change)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the watcher thread alone
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)  # nothing to save: every result is written by the parent
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _init_pool_worker(model_path: Path, parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
+    _init_worker(model_path)
 
 
 def _analyse(job: _Job) -> _Done:
@@ -481,8 +512,8 @@ def _run_pool(
         ProcessPoolExecutor(
             max_workers=workers,
             mp_context=get_context("spawn"),  # no inherited DB connections or threads
-            initializer=_init_worker,
-            initargs=(model_path,),
+            initializer=_init_pool_worker,
+            initargs=(model_path, os.getpid()),
         ) as pool,
     ):
         pending: dict[Future[_Done], _Job] = {}
