@@ -299,9 +299,11 @@ def recommend(
     settings = _settings()
     with _errors_exit(as_json):
         try:
+            mood = {"emotion": emotion} if emotion is not None else {}
+            if emotions:
+                mood["emotions"] = json.loads(emotions)
             body = RecommendIn(
-                emotion=emotion,
-                emotions=json.loads(emotions) if emotions else None,
+                **mood,
                 strategy=strategy,
                 n=n,
                 genres=[g.strip() for g in (genres or "").split(",") if g.strip()],

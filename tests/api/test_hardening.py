@@ -139,3 +139,31 @@ def test_reads_create_no_listener_and_the_first_write_does(app_settings: Setting
         assert stored["id"] == me["id"] and stored["created_at"] is not None
         assert browser.get("/api/v1/listeners/me/taste").json()["events"] == 1
     assert _listener_rows(app_settings) == before + 1
+
+
+def test_405_names_every_method_of_the_path(client: TestClient) -> None:
+    """GET and POST /playlists are two routes; Starlette's own 405 named only one of them."""
+    response = client.request("DELETE", "/api/v1/playlists")
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET, HEAD, POST"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"emotion": "sad", "emotions": None},
+        {"emotion": None, "emotions": {"sad": 1}},
+        {"emotion": "sad", "n": "10"},
+        {"emotion": "sad", "explicit": 0},
+        {"emotion": "sad", "preset": "loud"},
+    ],
+)
+def test_mood_requests_that_break_the_schema_are_refused(client: TestClient, body: dict) -> None:
+    assert_error(client.post("/api/v1/recommendations", json=body), 422, "validation_error")
+
+
+def test_a_body_that_is_not_json_text_is_a_validation_error(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/feedback", content=b"\xff\xfe\x00", headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 422, "validation_error")

@@ -2,22 +2,13 @@
 Debian's chromium driven by Playwright (see ../shared/notes/browser-tests.md)."""
 
 import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from moodtune.api import create_app
-from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
-from moodtune.catalog.importers import import_catalog
-from moodtune.catalog.library import add_library
 from moodtune.config import Settings
-from moodtune.storage import open_storage
+from tests.live import demo_settings, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,39 +28,13 @@ SCREENSHOTS = REPO / "docs" / "screenshots"
 
 @pytest.fixture(scope="session")
 def web_settings(tmp_path_factory: pytest.TempPathFactory, small_catalog: Path) -> Settings:
-    data = tmp_path_factory.mktemp("webdata")
-    settings = Settings(data_dir=data, catalog_refresh_s=0)
-    engine = create_db_engine(settings.database_url)
-    migrate(engine)
-    factory = make_session_factory(engine)
-    import_catalog(small_catalog, session_factory=factory)
-    music = data / "music"
-    music.mkdir()
-    for name in ("etr_1.ogg", "supertux_1.ogg", "etr_0.ogg", "wesnoth_1.ogg"):
-        shutil.copy(DEMO / name, music / name)
-    add_library(music, session_factory=factory, storage=open_storage(settings.storage_url))
-    engine.dispose()
-    return settings
+    return demo_settings(tmp_path_factory.mktemp("webdata"), small_catalog)
 
 
 @pytest.fixture(scope="session")
 def live_server(web_settings: Settings) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(web_settings), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(web_settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """The one place where moodtune errors become HTTP statuses and the JSON error envelope."""
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -86,14 +87,37 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not JSON
+        return error_response(
+            422,
+            "validation_error",
+            "the request body is not valid JSON",
+            {"errors": [{"loc": ["body"], "msg": str(exc.detail), "type": "json_invalid"}]},
+        )
     response = error_response(
         exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail)
     )
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        response.headers["Allow"] = ", ".join(allowed)
     return response
+
+
+def _allowed_methods(request: Request) -> list[str] | None:
+    """Every method the API documents at this path (None for paths outside the schema).
+    Starlette's own 405 names only the first route's, and GET and POST /playlists are two."""
+    methods = {
+        method.upper()
+        for template, operations in request.app.openapi()["paths"].items()
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), request.url.path)
+        for method in operations
+    }
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods) or None
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     field_validator,
     model_validator,
 )
@@ -30,16 +31,18 @@ FEATURE_FIELDS = ("danceability", "energy", "valence", "acousticness", "instrume
 INT32_MAX = 2**31 - 1
 
 
-def _refuse_bool(value: object) -> object:
-    """JSON true/false are not numbers (pydantic's lax mode would read them as 1/0)."""
-    if isinstance(value, bool):
-        raise ValueError("a number is required, not true or false")
+def _json_number(value: object) -> object:
+    """Only JSON numbers: pydantic's lax mode would also read true/false as 1/0 and "7" as 7,
+    which the OpenAPI schema does not allow."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a number is required")
     return value
 
 
-StrictNumber = BeforeValidator(_refuse_bool)
-DbId = Annotated[int, StrictNumber, Field(ge=1, le=INT32_MAX)]
-Probability = Annotated[float, StrictNumber, Field(ge=0, allow_inf_nan=False)]
+StrictNumber = BeforeValidator(_json_number)
+# Constraints before the validator, so the OpenAPI schema shows them as minimum/maximum.
+DbId = Annotated[int, Field(ge=1, le=INT32_MAX), StrictNumber]
+Probability = Annotated[float, Field(ge=0, allow_inf_nan=False), StrictNumber]
 TrackIdPath = Annotated[int, Path(ge=1, le=INT32_MAX, description="A track id.")]
 PlaylistIdPath = Annotated[int, Path(ge=1, le=INT32_MAX, description="A playlist id.")]
 Offset = Annotated[int, Query(ge=0, le=INT32_MAX, description="Items to skip.")]
@@ -144,30 +147,44 @@ class GenreOut(BaseModel):
     tracks: int
 
 
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """Show an optional field as its type alone: leaving it out is how it is optional."""
+    variants = schema.pop("anyOf", [])
+    schema.update(next((v for v in variants if v.get("type") != "null"), {}))
+    schema.pop("default", None)
+
+
 class RecommendIn(BaseModel):
     """A mood (one ``emotion`` or ``emotions`` probabilities) and the listener's parameters."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The mood is exactly one of the two fields (null is not a value of either).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["emotion"]}, {"required": ["emotions"]}]},
+    )
 
-    emotion: EmotionName | None = Field(default=None, examples=["sad"])
+    emotion: EmotionName | None = Field(
+        default=None, examples=["sad"], json_schema_extra=_not_nullable
+    )
     emotions: dict[EmotionName, Probability] | None = Field(
         default=None,
         description="Probabilities per emotion; absent labels count as 0. Values that do not "
         "sum to 1 are normalised (the response says so in mood.normalized).",
         examples=[{"sad": 0.7, "neutral": 0.3}],
+        json_schema_extra=_not_nullable,
     )
     strategy: Literal["match", "uplift", "calm", "journey"] = "match"
     goal: Literal["auto", "uplift", "calm"] = Field(
         default="auto",
         description="Journey destination; auto calms angry/fearful moods, lifts others.",
     )
-    n: Annotated[int, StrictNumber] = Field(
-        default=10, ge=1, le=100, description="Playlist length."
+    n: Annotated[int, Field(ge=1, le=100), StrictNumber] = Field(
+        default=10, description="Playlist length."
     )
     genres: list[str] = Field(default=[], max_length=3, description="Up to 3 genres (GET /genres).")
     popularity: Literal["mainstream", "medium", "low", "any"] = "any"
-    explicit: bool = Field(default=True, description="Allow tracks marked explicit.")
-    playable_only: bool = Field(
+    explicit: StrictBool = Field(default=True, description="Allow tracks marked explicit.")
+    playable_only: StrictBool = Field(
         default=False,
         description="Only tracks moodtune can stream itself (your analysed music library).",
     )
@@ -176,15 +193,16 @@ class RecommendIn(BaseModel):
         description="How much the listener's taste (learned from their likes, dislikes and "
         "skips) weighs against the mood: low = not at all, medium = 30 %, high = 60 %.",
     )
-    seed: Annotated[int, StrictNumber] | None = Field(
-        default=None, ge=0, le=INT32_MAX, description="Same seed, same playlist."
+    seed: Annotated[int, Field(ge=0, le=INT32_MAX), StrictNumber] | None = Field(
+        default=None, description="Same seed, same playlist."
     )
     preset: str = Field(
         default="heard",
         description=f"Ranking preset: {', '.join(PRESETS)}. 'heard' ranks by where listeners "
         "hear each track (learned from human mood labels); the others by feature targets only.",
+        json_schema_extra={"enum": list(PRESETS)},
     )
-    include_non_music: bool = Field(
+    include_non_music: StrictBool = Field(
         default=False,
         description="Also rank tracks flagged as not music (silence, noise, speech, rain, …).",
     )
@@ -193,6 +211,13 @@ class RecommendIn(BaseModel):
         description="Ignored: the listener is the one behind the moodtune_listener cookie, so "
         "nobody can use another listener's taste.",
     )
+
+    @field_validator("emotion", "emotions", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave the field out instead of sending null")
+        return value
 
     @model_validator(mode="after")
     def _one_mood(self) -> "RecommendIn":
@@ -318,8 +343,8 @@ class FeedbackIn(BaseModel):
 
     track_id: DbId
     kind: Literal["play", "like", "dislike", "skip", "complete"]
-    position_ms: Annotated[int, StrictNumber] | None = Field(
-        default=None, ge=0, le=INT32_MAX, description="Playback position, for skips."
+    position_ms: Annotated[int, Field(ge=0, le=INT32_MAX), StrictNumber] | None = Field(
+        default=None, description="Playback position, for skips."
     )
 
 
@@ -334,7 +359,7 @@ class FeedbackOut(BaseModel):
 
 class PlaylistItemIn(BaseModel):
     track_id: DbId
-    score: Annotated[float, StrictNumber, Field(allow_inf_nan=False)] | None = None
+    score: Annotated[float, Field(allow_inf_nan=False), StrictNumber] | None = None
     reasons: list[Annotated[str, Field(max_length=500)]] = Field(default=[], max_length=10)
 
 

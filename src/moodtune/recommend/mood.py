@@ -106,11 +106,13 @@ def emotion_probs(emotions: EmotionInput) -> tuple[np.ndarray, bool]:
             if not (math.isfinite(emotions[e]) and emotions[e] >= 0)
         }
         raise InvalidInput("emotion probabilities must be finite and >= 0", invalid=bad)
-    total = float(probs.sum())
-    if total <= 0:
+    peak = float(probs.max())
+    if peak <= 0:
         raise InvalidInput("emotion probabilities sum to 0; at least one must be positive")
+    scaled = probs / peak  # huge weights (1e308 each) would overflow a plain sum
+    total = float(scaled.sum()) * peak  # a Python float: inf here, never a warning
     normalized = abs(total - 1.0) > _SUM_TOLERANCE
-    return (probs / total).astype(np.float32), normalized
+    return (scaled / scaled.sum()).astype(np.float32), normalized
 
 
 def mood_point(probs: np.ndarray, *, face_areas: np.ndarray | None = None) -> np.ndarray:

@@ -27,6 +27,13 @@ def test_weights_not_summing_to_one_are_normalised_and_flagged() -> None:
     assert probs[EMOTIONS.index("sad")] == pytest.approx(0.5)
 
 
+def test_the_largest_floats_are_normalised_without_overflow() -> None:
+    """Found by the schemathesis run: 1.7e308 twice overflowed the sum (a 500)."""
+    probs, normalized = emotion_probs({"sad": 1.7e308, "happy": 1.7e308, "fear": 5e-324})
+    assert normalized and np.isfinite(probs).all()
+    assert probs[EMOTIONS.index("sad")] == pytest.approx(0.5)
+
+
 def test_probabilities_within_tolerance_are_not_flagged() -> None:
     _, normalized = emotion_probs({"sad": 0.3333, "happy": 0.3333, "neutral": 0.3333})
     assert not normalized

@@ -1,5 +1,6 @@
 """Photos in, emotions (and playlists) out. Photos are processed in memory and never stored."""
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -63,6 +64,19 @@ def _pipeline(request: Request) -> EmotionPipeline:
 #: Form fields ``POST /mood-playlist`` takes beside the photo: the photo gives the mood, so
 #: ``emotion``/``emotions`` are refused like any unknown field.
 PLAYLIST_FIELDS = frozenset(RecommendIn.model_fields) - {"emotion", "emotions"}
+#: Form values are text; these are read as JSON (10, true) to meet the JSON body's types.
+_TYPED_FIELDS = frozenset({"n", "seed", "explicit", "playable_only", "include_non_music"})
+
+
+def _form_value(name: str, value: str) -> object:
+    if name == "genres":
+        return [g.strip() for g in value.split(",") if g.strip()]
+    if name in _TYPED_FIELDS:
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value  # validation names the field and the problem
+    return value
 
 
 async def _analyse(
@@ -103,9 +117,8 @@ async def mood_playlist(
     """Emotions and a playlist in one call: the photo (field ``image``) plus the parameters of
     ``POST /recommendations`` as form fields (``genres`` comma-separated). The mood point blends
     all faces, larger faces weighing more."""
-    photo, params = await _analyse(request, settings.max_upload_bytes, PLAYLIST_FIELDS)
-    if "genres" in params:
-        params["genres"] = [g.strip() for g in params["genres"].split(",") if g.strip()]  # type: ignore[assignment]
+    photo, fields = await _analyse(request, settings.max_upload_bytes, PLAYLIST_FIELDS)
+    params = {name: _form_value(name, value) for name, value in fields.items()}
     try:
         body = RecommendIn.model_validate({**params, "emotions": photo.blended()})
     except ValidationError as exc:
