@@ -13,11 +13,18 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from moodtune.errors import BadImage, TooLarge, UnsupportedMedia
 
-__all__ = ["SUPPORTED_TYPES", "DecodedPhoto", "decode_image", "decode_photo", "sniff_type"]
+__all__ = [
+    "SUPPORTED_TYPES",
+    "WHOLE_DECODE_PIXELS",
+    "DecodedPhoto",
+    "decode_image",
+    "decode_photo",
+    "sniff_type",
+]
 
 #: Media type -> Pillow format name, for the types a listener can upload. HEIC (iPhone photos)
 #: needs pillow-heif (see :func:`_heif_available`).
@@ -27,6 +34,11 @@ SUPPORTED_TYPES: Mapping[str, str] = {
     "image/webp": "WEBP",
     "image/heic": "HEIF",
 }
+
+#: Formats that cannot be decoded at reduced size (JPEG can, by DCT scaling; PNG decodes into
+#: one image buffer) cost far more per pixel: these caps keep one upload within about 300 MB
+#: and 1 s on one core (bench/big_images.py). A 40 MP WebP took 620 MB, a 40 MP HEIC 1.2 s.
+WHOLE_DECODE_PIXELS: Mapping[str, int] = {"image/webp": 16_000_000, "image/heic": 24_000_000}
 
 _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\xff\xd8\xff", "image/jpeg"),
@@ -91,7 +103,8 @@ def decode_photo(
     max_bytes : int
         Larger uploads raise TooLarge before anything is parsed.
     max_pixels : int
-        Images whose header declares more pixels raise TooLarge before decoding.
+        Images whose header declares more pixels raise TooLarge before decoding (WebP and HEIC
+        have lower caps, see ``WHOLE_DECODE_PIXELS``).
     max_side : int or None
         Reduce so the longer side is at most this (JPEGs decode directly at 1/2, 1/4 or 1/8
         size through DCT scaling, several times faster); None keeps full size.
@@ -127,12 +140,14 @@ def decode_photo(
         try:
             image = Image.open(io.BytesIO(data), formats=[SUPPORTED_TYPES[media_type]])
             width, height = image.size
-            if width * height > max_pixels:
+            limit = min(max_pixels, WHOLE_DECODE_PIXELS.get(media_type, max_pixels))
+            if width * height > limit:
                 raise TooLarge(
-                    f"the image is {width}x{height} pixels; the limit is {max_pixels} pixels",
+                    f"the image is {width}x{height} pixels; the limit for "
+                    f"{SUPPORTED_TYPES[media_type]} is {limit} pixels",
                     width=width,
                     height=height,
-                    limit_pixels=max_pixels,
+                    limit_pixels=limit,
                 )
             if max_side and media_type == "image/jpeg" and max(width, height) > max_side:
                 factor = max_side / max(width, height)  # DCT scaling picks 1/2..1/8, never below
@@ -146,15 +161,16 @@ def decode_photo(
             raise BadImage(
                 f"the {media_type} file cannot be decoded: {exc}", media_type=media_type
             ) from exc
-    upright = _upright(image)
-    full_width, full_height = (
-        (height, width) if upright.size[::-1] == image.size != upright.size else (width, height)
-    )
-    if max_side and max(upright.size) > max_side:
-        factor = max_side / max(upright.size)
-        size = (max(1, round(upright.width * factor)), max(1, round(upright.height * factor)))
-        upright = upright.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return DecodedPhoto(pixels=_rgb(upright), width=full_width, height=full_height)
+    turn = _orientation(image)
+    full_width, full_height = (height, width) if turn in _SWAPS_SIDES else (width, height)
+    pixels: Image.Image = image
+    if max_side and max(image.size) > max_side:  # reduce first: turning 40 MP costs a copy
+        factor = max_side / max(image.size)
+        size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+        pixels = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if turn is not None:
+        pixels = pixels.transpose(turn)
+    return DecodedPhoto(pixels=_rgb(pixels), width=full_width, height=full_height)
 
 
 @cache
@@ -168,11 +184,30 @@ def _heif_available() -> bool:
     return True
 
 
-def _upright(image: Image.Image) -> Image.Image:
+#: EXIF orientation -> the turn that makes the photo upright (as ImageOps.exif_transpose does;
+#: applied by hand so that it can run after the reduction, on a small image).
+_TURNS: Mapping[int, Image.Transpose] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS_SIDES = {
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.ROTATE_270,
+    Image.Transpose.TRANSVERSE,
+    Image.Transpose.ROTATE_90,
+}
+
+
+def _orientation(image: Image.Image) -> Image.Transpose | None:
     try:
-        return ImageOps.exif_transpose(image)
-    except (OSError, ValueError, SyntaxError):  # a corrupt EXIF block: keep the pixels as stored
-        return image
+        return _TURNS.get(int(image.getexif().get(ExifTags.Base.Orientation, 1)))
+    except (OSError, ValueError, TypeError, SyntaxError):  # a corrupt EXIF block: as stored
+        return None
 
 
 def _rgb(image: Image.Image) -> np.ndarray:

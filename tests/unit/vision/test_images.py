@@ -6,10 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from moodtune.errors import BadImage, TooLarge, UnsupportedMedia
-from moodtune.vision.images import decode_image, sniff_type
+from moodtune.vision.images import (
+    WHOLE_DECODE_PIXELS,
+    decode_image,
+    decode_photo,
+    sniff_type,
+)
 
 FACES_TAR = Path(__file__).resolve().parents[4] / "shared" / "data" / "faces_tw_dev.tar"
 
@@ -43,6 +48,40 @@ def test_exif_rotation_is_applied() -> None:
     pixels = decode_image(_encode(_gradient(), "JPEG", exif=exif, quality=95))
     assert pixels.shape == (40, 20, 3)
     assert pixels[5, 10, 0] > 200 and pixels[35, 10, 2] > 200  # red on top after rotation
+
+
+@pytest.mark.parametrize(("fmt", "media_type"), [("WEBP", "image/webp"), ("PNG", "image/png")])
+def test_formats_decoded_whole_have_a_lower_pixel_cap(fmt: str, media_type: str) -> None:
+    """A 16383x2400 WebP took 7.8 s and 620 MB: such formats stop at their cap, cheaply."""
+    side = 4100  # 16.8 MP: over the WebP cap, under the general limit
+    data = _encode(Image.new("RGB", (side, side), (120, 90, 60)), fmt)
+    if media_type in WHOLE_DECODE_PIXELS:
+        with pytest.raises(TooLarge, match="limit for WEBP") as caught:
+            decode_photo(data, max_side=640)
+        assert caught.value.details["limit_pixels"] == WHOLE_DECODE_PIXELS[media_type]
+    else:
+        assert decode_photo(data, max_side=640).pixels.shape == (640, 640, 3)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_every_exif_orientation_matches_pillows_and_survives_reduction(
+    orientation: int, fmt: str
+) -> None:
+    """The turn is applied after the reduction (cheap), and must give what Pillow's
+    exif_transpose gives on the full photo."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _encode(_gradient(), fmt, exif=exif, **({"quality": 95} if fmt != "PNG" else {}))
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    full = decode_photo(data)
+    assert full.pixels.shape == expected.shape
+    assert np.abs(full.pixels.astype(int) - expected).mean() < 2
+    reduced = decode_photo(data, max_side=20)
+    assert (reduced.width, reduced.height) == (expected.shape[1], expected.shape[0])
+    assert max(reduced.pixels.shape[:2]) == 20
+    small = np.asarray(Image.fromarray(expected).resize(reduced.pixels.shape[1::-1]))
+    assert np.abs(reduced.pixels.astype(int) - small).mean() < 12
 
 
 @pytest.mark.parametrize("mode", ["L", "CMYK", "P", "RGBA", "I;16"])
