@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from moodtune.config import Settings
 from tests.live import demo_settings, serve
@@ -35,6 +36,11 @@ def web_settings(tmp_path_factory: pytest.TempPathFactory, small_catalog: Path) 
 def live_server(web_settings: Settings) -> Iterator[str]:
     with serve(web_settings) as url:
         yield url
+
+
+#: Playwright's assertions retry until this many ms: generous, since a busy 2-core machine can
+#: be slow; a passing assertion returns as soon as it holds.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")
