@@ -76,28 +76,22 @@ def spoken_word(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """URL of a fresh PostgreSQL server on a free port, with fsync off, removed afterwards."""
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A fresh PostgreSQL server on a free port, with fsync off, removed afterwards."""
     try:
         cluster = PostgresCluster().start()
     except ClusterUnavailable as exc:
         postgres_unavailable(str(exc))
     try:
-        yield cluster.url
+        yield cluster
     finally:
         cluster.remove()
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server: str) -> str:
+def postgres_template(postgres_cluster: PostgresCluster) -> str:
     """A migrated database that each test's database is cloned from (CREATE DATABASE … TEMPLATE)."""
-    admin = create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE moodtune_template"))
-    admin.dispose()
-    engine = create_db_engine(f"{postgres_server}/moodtune_template")
-    migrate(engine)
-    engine.dispose()
+    postgres_cluster.create_database("moodtune_template")
     return "moodtune_template"
 
 
@@ -123,7 +117,7 @@ def _fresh_database(kind: str, request: pytest.FixtureRequest, directory: Path) 
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    server = request.getfixturevalue("postgres_server")
+    server = request.getfixturevalue("postgres_cluster").url
     template = request.getfixturevalue("postgres_template")
     name = f"moodtune_test_{next(_db_counter)}"
     admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")

@@ -11,6 +11,9 @@ import tempfile
 from typing import NoReturn
 
 import pytest
+from sqlalchemy import create_engine, text
+
+from moodtune.catalog.db import create_db_engine, migrate
 
 
 def postgres_unavailable(reason: str) -> NoReturn:
@@ -108,6 +111,17 @@ class PostgresCluster:
         except OSError as exc:
             raise ClusterUnavailable(f"the server could not be started: {exc}") from exc
         return self
+
+    def create_database(self, name: str) -> str:
+        """A new database on this server with moodtune's schema; returns its URL."""
+        admin = create_engine(f"{self.url}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        engine = create_db_engine(f"{self.url}/{name}")
+        migrate(engine)
+        engine.dispose()
+        return f"{self.url}/{name}"
 
     def stop(self, mode: str = "fast") -> None:
         """``fast`` disconnects clients (a server shutting down); ``immediate`` just dies."""

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from moodtune.api import create_app
-from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
+from moodtune.catalog.db import create_db_engine, make_session_factory
 from moodtune.catalog.importers import import_catalog
 from moodtune.config import Settings
 from tests.api.conftest import assert_error
@@ -48,12 +47,7 @@ def cluster(small_catalog: Path) -> Iterator[PostgresCluster]:
     except ClusterUnavailable as exc:
         postgres_unavailable(str(exc))
     try:
-        admin = create_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("CREATE DATABASE moodtune"))
-        admin.dispose()
-        engine = create_db_engine(f"{cluster.url}/moodtune")
-        migrate(engine)
+        engine = create_db_engine(cluster.create_database("moodtune"))
         import_catalog(small_catalog, session_factory=make_session_factory(engine))
         engine.dispose()
         yield cluster
