@@ -39,6 +39,7 @@ format:
 bench: install
 	$(BIN)/python bench/recommend_latency.py
 	$(BIN)/python bench/big_images.py
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/analysis_throughput.py
 	$(BIN)/python bench/audio_quality.py   # needs ../shared/data
 	$(BIN)/python bench/taste_eval.py      # needs ../shared/data

@@ -2,6 +2,9 @@
 headers, numbers out of range, listeners created only by writes, unknown form fields."""
 
 import re
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -167,3 +170,24 @@ def test_a_body_that_is_not_json_text_is_a_validation_error(client: TestClient) 
         "/api/v1/feedback", content=b"\xff\xfe\x00", headers={"Content-Type": "application/json"}
     )
     assert_error(response, 422, "validation_error")
+
+
+def test_a_new_browsers_first_writes_at_once_store_one_listener(
+    client: TestClient, app_settings: Settings
+) -> None:
+    """Found by the fuzz run: two first writes of one new cookie raced to insert the listener
+    (UNIQUE constraint failed, a 500)."""
+    before = _listener_rows(app_settings)
+    cookie = {"Cookie": f"moodtune_listener={uuid.uuid4()}"}
+    track = client.get("/api/v1/tracks", params={"limit": 1}).json()["items"][0]["id"]
+    start = threading.Barrier(8)
+
+    def like() -> int:
+        start.wait()
+        body = {"track_id": track, "kind": "like"}
+        return client.post("/api/v1/feedback", json=body, headers=cookie).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: like(), range(8)))
+    assert statuses == [201] * 8
+    assert _listener_rows(app_settings) == before + 1

@@ -2,11 +2,12 @@
 Debian's chromium driven by Playwright (see ../shared/notes/browser-tests.md)."""
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from moodtune.config import Settings
 from tests.live import demo_settings, serve
@@ -36,6 +37,16 @@ def web_settings(tmp_path_factory: pytest.TempPathFactory, small_catalog: Path) 
 def live_server(web_settings: Settings) -> Iterator[str]:
     with serve(web_settings) as url:
         yield url
+
+
+def wait_until(page: Page, expression: str, timeout_s: float = 20) -> None:
+    """Poll a JavaScript expression until it is truthy. page.evaluate goes through DevTools,
+    which the page's Content-Security-Policy does not govern; Playwright's wait_for_function
+    evaluates strings inside the page, which that policy (rightly) refuses."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        time.sleep(0.05)
 
 
 #: Playwright's assertions retry until this many ms: generous, since a busy 2-core machine can

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from moodtune.catalog.db import create_db_engine
 from moodtune.catalog.models import FeedbackEvent
 from moodtune.config import Settings
-from tests.web.conftest import REPO, SCREENSHOTS
+from tests.web.conftest import REPO, SCREENSHOTS, wait_until
 
 FACE = REPO / "tests" / "fixtures" / "astronaut.jpg"
 NO_FACE = REPO / "tests" / "fixtures" / "coffee.jpg"
@@ -24,7 +24,8 @@ def _screenshot(page: Page, name: str) -> None:
     page.evaluate(
         "document.getElementById('result').scrollIntoView({block: 'start', behavior: 'instant'})"
     )
-    page.wait_for_function("[...document.images].every((img) => img.complete)")
+    # lazy covers below the fold never load (and are not in the picture)
+    wait_until(page, "[...document.images].every((img) => img.complete || img.loading === 'lazy')")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled")
 
 
@@ -84,13 +85,13 @@ def test_the_player_plays_skips_loops_and_records_feedback(
     tracks = page.locator("#playlist .track")
     expect(tracks).to_have_count(4)  # only the analysed library can play here
     tracks.nth(0).locator(".play-track").click()
-    page.wait_for_function("document.getElementById('audio').currentTime > 0.3")
+    wait_until(page, "document.getElementById('audio').currentTime > 0.3")
     expect(tracks.nth(0)).to_have_class("track playing")
     expect(page.locator("#play")).to_have_attribute("aria-label", "Pause")
 
     page.click("#next")
     expect(tracks.nth(1)).to_have_class("track playing")
-    page.wait_for_function("document.getElementById('audio').currentTime > 0.2")
+    wait_until(page, "document.getElementById('audio').currentTime > 0.2")
     page.click("#prev")
     expect(tracks.nth(0)).to_have_class("track playing")
     page.click("#prev")  # before the first: the last
@@ -100,11 +101,11 @@ def test_the_player_plays_skips_loops_and_records_feedback(
 
     page.evaluate("document.activeElement.blur()")  # on a focused button, space presses it
     page.keyboard.press("Space")  # keyboard shortcut: space pauses
-    page.wait_for_function("document.getElementById('audio').paused")
+    wait_until(page, "document.getElementById('audio').paused")
     page.keyboard.press("Shift+ArrowRight")  # and shift+right goes to the next track
     expect(tracks.nth(1)).to_have_class("track playing")
     page.keyboard.press("Space")
-    page.wait_for_function("document.getElementById('audio').paused")
+    wait_until(page, "document.getElementById('audio').paused")
     tracks.nth(2).locator(".like").click()
     expect(tracks.nth(2).locator(".like")).to_have_attribute("aria-pressed", "true")
     events = _feedback(web_settings)
@@ -155,7 +156,7 @@ def test_theme_and_language_survive_a_reload(page: Page) -> None:
 def test_webcam_capture_with_a_fake_camera(page: Page) -> None:
     page.click("#camera-open")
     expect(page.locator("#camera-video")).to_be_visible()
-    page.wait_for_function("document.getElementById('camera-video').videoWidth > 0")
+    wait_until(page, "document.getElementById('camera-video').videoWidth > 0")
     with page.expect_response("**/api/v1/mood-playlist", timeout=15_000) as answer:
         page.click("#camera-shoot")  # countdown, capture, upload
     # Chromium's fake camera shows a test pattern, not a face: the whole path ran, and the
@@ -246,10 +247,10 @@ def test_catalog_tracks_offer_spotify_and_a_new_photo_stops_the_music(page: Page
     page.click("#new-list")
     expect(tracks).to_have_count(4)
     tracks.nth(0).locator(".play-track").click()
-    page.wait_for_function("document.getElementById('audio').currentTime > 0.2")
+    wait_until(page, "document.getElementById('audio').currentTime > 0.2")
     expect(page.locator("#spotify")).to_be_hidden()
     _upload(page)  # a new photo stops the music (seed 000)
-    page.wait_for_function("document.getElementById('audio').paused")
+    wait_until(page, "document.getElementById('audio').paused")
     expect(page.locator("#now-title")).to_have_text("Nothing playing")
 
 
@@ -301,6 +302,6 @@ def test_save_export_auto_advance_and_a_too_large_photo(page: Page) -> None:
     assert m3u.startswith("#EXTM3U") and m3u.count("/api/v1/tracks/") == 4
 
     tracks.nth(0).locator(".play-track").click()
-    page.wait_for_function("document.getElementById('audio').duration > 0")
+    wait_until(page, "document.getElementById('audio').duration > 0")
     page.evaluate("(a => { a.currentTime = a.duration - 0.5; })(document.getElementById('audio'))")
     expect(tracks.nth(1)).to_have_class("track playing", timeout=10_000)  # ended: next one

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from moodtune.catalog.models import (
@@ -319,10 +320,15 @@ def get_or_create_listener(listener_id: str, *, session: Session) -> Listener:
     if parsed is None:
         raise InvalidInput("a listener id is a UUID", listener_id=listener_id)
     listener = session.get(Listener, parsed)
-    if listener is None:
-        listener = Listener(id=parsed)
-        session.add(listener)
-        session.flush()
+    if listener is not None:
+        return listener
+    try:
+        with session.begin_nested():  # a savepoint: the first write of two at once may lose
+            listener = Listener(id=parsed)
+            session.add(listener)
+    except IntegrityError:  # the same browser's other request stored it first
+        listener = session.get(Listener, parsed)
+        assert listener is not None
     return listener
 
 
