@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/recommend_latency.py
 	$(BIN)/python bench/big_images.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/db_outage.py     # needs the postgresql package
 	$(BIN)/python bench/analysis_throughput.py
 	$(BIN)/python bench/audio_quality.py   # needs ../shared/data
 	$(BIN)/python bench/taste_eval.py      # needs ../shared/data

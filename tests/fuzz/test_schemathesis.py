@@ -30,7 +30,9 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory, small_catalog: Path) -
         yield url
 
 
-def test_generated_requests_get_no_server_error_and_match_the_schema(fuzz_server: str) -> None:
+def test_generated_requests_get_no_server_error_and_match_the_schema(
+    fuzz_server: str, tmp_path: Path
+) -> None:
     if not ST.exists() and shutil.which("st") is None:
         pytest.fail("schemathesis is a dev dependency: pip install -e '.[dev]'")
     listener = f"moodtune_listener={uuid.uuid4()}"  # one client: created playlists are its own
@@ -56,6 +58,7 @@ def test_generated_requests_get_no_server_error_and_match_the_schema(fuzz_server
         capture_output=True,
         text=True,
         timeout=1200,
+        cwd=tmp_path,  # schemathesis keeps its crash cache in the working directory
     )
     report = run.stdout + run.stderr
     generated = re.search(r"(\d+) generated", report)

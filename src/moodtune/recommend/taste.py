@@ -92,8 +92,11 @@ class TasteSpace:
         """Standardised features, then the unit embedding (zeros where unknown) scaled so that
         both parts weigh about the same, then a has-embedding flag."""
         feats = np.asarray(features, dtype=np.float32)
-        std = feats.std(axis=0)
-        z = (feats - feats.mean(axis=0)) / np.where(std > 1e-6, std, 1.0)
+        if len(feats):
+            std = feats.std(axis=0)
+            z = (feats - feats.mean(axis=0)) / np.where(std > 1e-6, std, 1.0)
+        else:  # an empty catalog: no statistics to standardise by
+            z = feats
         parts = [z / np.sqrt(max(feats.shape[1], 1))]
         if embeddings:
             dim = len(next(iter(embeddings.values())))
