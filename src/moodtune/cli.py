@@ -346,7 +346,7 @@ def _print_playlist(doc: dict[str, Any]) -> None:
             str(t["position"]),
             f"{t['title']}\n[dim]{', '.join(t['artists'])}[/dim]",
             f"{t['score']:.3f}",
-            "\n".join(t["reasons"]),
+            "\n".join(r["text"] for r in t["reasons"]),
         )
     console.print(table)
 

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
         description="How often a server re-checks the DB for catalog changes made by other "
         "processes (CLI imports, other replicas); 0 checks on every request.",
     )
+    public_url: str = Field(
+        default="",
+        description="The address phones open share links at (e.g. https://music.example.org); "
+        "empty means the address the page was opened with.",
+    )
+    max_audio_bytes: int = Field(
+        default=50 * 1024 * 1024, gt=0, description="Largest track POST /analyze accepts."
+    )
     cookie_secure: bool = Field(
         default=False, description="Send the listener cookie only over HTTPS."
     )

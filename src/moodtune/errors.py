@@ -24,6 +24,7 @@ __all__ = [
     "NoFace",
     "NotAnalysed",
     "NotFound",
+    "Revoked",
     "TooLarge",
     "Unavailable",
     "UnsupportedMedia",
@@ -83,6 +84,12 @@ class NoFace(MoodtuneError):
 
 class NotFound(MoodtuneError):
     code = "not_found"
+
+
+class Revoked(MoodtuneError):
+    """A share link that existed and was revoked by its owner."""
+
+    code = "revoked"
 
 
 class NotAnalysed(MoodtuneError):

@@ -44,7 +44,9 @@ TASTE_WEIGHTS: Mapping[str, float] = {"low": 0.0, "medium": 0.3, "high": 0.6}
 
 @dataclass(frozen=True)
 class PlaylistParams:
-    emotions: EmotionInput
+    emotions: EmotionInput | None  # or exactly one of point, feeling
+    point: tuple[float, float] | None = None
+    feeling: str | None = None
     strategy: Strategy = "match"
     n: int = 10
     genres: tuple[str, ...] = ()
@@ -80,6 +82,8 @@ def recommend_playlist(
     seed = params.seed if params.seed is not None else secrets.randbelow(2**31)
     plan = plan_mood(
         params.emotions,
+        point=params.point,
+        feeling=params.feeling,
         strategy=params.strategy,
         n=params.n,
         preset=params.preset,

@@ -119,7 +119,8 @@ def test_similar_tracks_by_embedding(lib_client: TestClient) -> None:
     assert len(similar) == 3 and seed["id"] not in [t["id"] for t in similar]
     scores = [t["similarity"] for t in similar]
     assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
-    assert all(t["reasons"][0].startswith("sounds alike") for t in similar)
+    assert all(t["reasons"][0]["text"].startswith("Sounds alike") for t in similar)
+    assert all(t["reasons"][0]["code"] == "sounds_alike" for t in similar)
     everything = lib_client.get(f"/api/v1/tracks/{seed['id']}/similar", params={"n": 100}).json()
     # every other analysed track but the 4 s test tone (flagged as not music), no catalog entries
     assert len(everything["tracks"]) == 3
@@ -144,12 +145,12 @@ def test_mood_playlists_over_the_analysed_library(lib_client: TestClient) -> Non
     assert all(t["audio_url"] and t["source"] == "library" for t in playlist["tracks"])
     assert all(t["reasons"] for t in playlist["tracks"])
     assert all(t["heard_mood"]["source"] == "audio" for t in playlist["tracks"])
-    assert all(t["reasons"][0].startswith("Our audio model") for t in playlist["tracks"])
+    assert all(t["reasons"][0]["text"].startswith("Our audio model") for t in playlist["tracks"])
     asked = lib_client.post(
         "/api/v1/recommendations", json={**body, "include_non_music": True}
     ).json()
     assert len(asked["tracks"]) == 5
     tone = next(t for t in asked["tracks"] if t["non_music"])
-    assert "Flagged as not music (you asked to include it)" in tone["reasons"]
+    assert "Flagged as not music (you asked to include it)" in [r["text"] for r in tone["reasons"]]
     mixed = lib_client.post("/api/v1/recommendations", json={**body, "playable_only": False}).json()
     assert any(t["audio_url"] is None for t in mixed["tracks"])

@@ -95,6 +95,31 @@ def test_save_list_show_and_export_a_playlist(client: TestClient) -> None:
     ).json()
     assert exported["name"] == "Sunny\nday" and len(exported["tracks"]) == 4
     assert "attachment" in m3u.headers["content-disposition"]
+    assert exported["tracks"][0]["reasons"][0]["text"] == first["reasons"][0]["text"]
+
+
+def test_saved_reasons_are_codes_or_notes_rendered_in_the_asked_language(
+    client: TestClient,
+) -> None:
+    ids = _track_ids(client)
+    reasons = [
+        {"code": "liked_close", "params": {}, "text": "ignored: rendered again"},
+        "picked by hand\nfor Sunday",
+    ]
+    saved = client.post(
+        "/api/v1/playlists",
+        json={"name": "mine", "tracks": [{"track_id": ids[0], "reasons": reasons}]},
+    ).json()
+    english = saved["tracks"][0]["reasons"]
+    assert [r["code"] for r in english] == ["liked_close", "note"]
+    assert [r["text"] for r in english] == [
+        "Close to tracks you liked",
+        "Picked by hand\nfor Sunday",
+    ]
+    russian = client.get(f"/api/v1/playlists/{saved['id']}", params={"lang": "ru"}).json()
+    assert russian["tracks"][0]["reasons"][0]["text"] == "Похоже на треки, которые вам понравились"
+    unknown = {"name": "x", "tracks": [{"track_id": ids[0], "reasons": [{"code": "made_up"}]}]}
+    assert_error(client.post("/api/v1/playlists", json=unknown), 422, "validation_error")
 
 
 def test_a_listener_cannot_see_another_listeners_playlists(

@@ -48,13 +48,16 @@ def test_journey_returns_one_path_point_per_track_in_order(client: TestClient) -
         body["tracks"]
     )
     valence = [t["features"]["valence"] for t in body["tracks"]]
-    assert valence[-1] > valence[0] and "step 1 of 8" in body["tracks"][0]["reasons"][0]
+    assert valence[-1] > valence[0] and "step 1 of 8" in body["tracks"][0]["reasons"][0]["text"]
 
 
 def test_genre_filter_and_reason(client: TestClient) -> None:
     body = _recommend(client, emotion="happy", genres=["Jazz"], seed=3).json()
     assert body["tracks"] and all("jazz" in t["genres"] for t in body["tracks"])
-    assert any("jazz" in r for r in body["tracks"][0]["reasons"])
+    assert any(
+        r["code"] == "genre" and r["params"]["genres"] == "jazz"
+        for r in body["tracks"][0]["reasons"]
+    )
 
 
 def test_popularity_band_changes_the_playlist(client: TestClient) -> None:
@@ -132,7 +135,7 @@ def test_tracks_carry_where_listeners_hear_them(client: TestClient) -> None:
         assert -1 <= heard["valence"] <= 1 and -1 <= heard["arousal"] <= 1
         assert heard["quadrant"] in ("Q1", "Q2", "Q3", "Q4") and 0 < heard["probability"] <= 1
         assert heard["source"] == "features" and heard["uncertainty"] > 0
-        assert track["reasons"][0].startswith("Listeners")
+        assert track["reasons"][0]["text"].startswith("Listeners")
         assert track["non_music"] is None
     mean = lambda tracks: sum(t["heard_mood"]["valence"] for t in tracks) / len(tracks)  # noqa: E731
     assert mean(sad) < 0 < mean(happy)
@@ -142,7 +145,7 @@ def test_tracks_carry_where_listeners_hear_them(client: TestClient) -> None:
 def test_every_preset_can_be_asked_for_by_name(client: TestClient, preset: str) -> None:
     body = _recommend(client, emotion="angry", strategy="calm", preset=preset, seed=5).json()
     assert body["target"]["preset"] == preset and len(body["tracks"]) == 10
-    heard_first = body["tracks"][0]["reasons"][0].startswith("Listeners")
+    heard_first = body["tracks"][0]["reasons"][0]["text"].startswith("Listeners")
     assert heard_first == (preset == "heard")
 
 
@@ -152,3 +155,42 @@ def test_track_listing_splits_music_from_flagged_rows(client: TestClient) -> Non
     flagged = client.get("/api/v1/tracks", params={"flagged": True, "limit": 200}).json()
     assert music + flagged["total"] == every and music > 0
     assert all(t["non_music"] for t in flagged["items"])
+
+
+def test_reasons_are_codes_with_a_text_in_the_asked_language(client: TestClient) -> None:
+    body = {"emotion": "sad", "n": 3, "seed": 7}
+    english = client.post("/api/v1/recommendations", json=body).json()["tracks"][0]["reasons"]
+    by_header = client.post(
+        "/api/v1/recommendations", json=body, headers={"Accept-Language": "ru-RU,ru;q=0.9"}
+    ).json()["tracks"][0]["reasons"]
+    by_param = client.post(
+        "/api/v1/recommendations?lang=ru", json=body, headers={"Accept-Language": "en"}
+    ).json()["tracks"][0]["reasons"]
+    assert english[0]["code"] == by_header[0]["code"] == by_param[0]["code"]
+    assert english[0]["params"]["intent"] == "intent_match"
+    assert english[0]["params"]["emotion"] == "emotion_sad"
+    assert english[0]["text"].startswith("Listeners") and "sad" in english[0]["text"]
+    assert by_header == by_param and by_param[0]["text"].startswith("Слушатели")
+    assert_error(client.post("/api/v1/recommendations?lang=xx", json=body), 422, "validation_error")
+
+
+def test_a_mood_set_by_hand_as_a_point_or_a_feeling(client: TestClient) -> None:
+    point = _recommend(client, point={"valence": -0.6, "arousal": -0.3}, n=5, seed=3).json()
+    assert (point["mood"]["valence"], point["mood"]["arousal"]) == (-0.6, -0.3)
+    assert point["mood"]["dominant"] == "sad" and point["mood"]["feeling"] is None
+    assert point["target"]["path"] == [[-0.6, -0.3]]  # match aims at the point itself
+    tired = _recommend(client, feeling="tired", n=5, seed=3).json()
+    assert (tired["mood"]["valence"], tired["mood"]["arousal"]) == (-0.1, -0.75)
+    assert tired["mood"]["feeling"] == "tired"
+    assert tired["tracks"][0]["reasons"][0]["params"]["emotion"] == "feeling_tired"
+    assert "matches your tired mood" in tired["tracks"][0]["reasons"][0]["text"]
+    heard = [t["heard_mood"]["arousal"] for t in tired["tracks"]]
+    assert sum(heard) / len(heard) < 0  # a tired listener hears calm music
+    for bad in (
+        {"feeling": "sleepy"},
+        {"point": {"valence": 1.5, "arousal": 0}},
+        {"point": {"valence": 0.1}},
+        {"feeling": "calm", "emotion": "sad"},
+        {"point": None},
+    ):
+        assert_error(_recommend(client, **bad), 422, "validation_error")

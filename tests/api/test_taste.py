@@ -55,7 +55,7 @@ def test_personalization_levels_change_the_playlist(fresh: TestClient) -> None:
     assert shares[0] <= shares[1] <= shares[2] and shares[2] - shares[0] >= 0.2
     assert len(set(_ids(fresh, personalization="medium")) - set(before["low"])) >= 2
     high = fresh.post("/api/v1/recommendations", json={**MOOD, "personalization": "high"}).json()
-    assert any("Close to tracks you liked" in t["reasons"] for t in high["tracks"])
+    assert any(r["code"] == "liked_close" for t in high["tracks"] for r in t["reasons"])
 
     taste = fresh.get("/api/v1/listeners/me/taste").json()
     assert taste["events"] == 20 and taste["liked"] == 12 and taste["disliked"] == 8

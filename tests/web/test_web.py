@@ -1,5 +1,6 @@
 """The web page in a real browser against the real backend (Debian chromium + Playwright)."""
 
+import json
 import re
 from pathlib import Path
 
@@ -305,3 +306,29 @@ def test_save_export_auto_advance_and_a_too_large_photo(page: Page) -> None:
     wait_until(page, "document.getElementById('audio').duration > 0")
     page.evaluate("(a => { a.currentTime = a.duration - 0.5; })(document.getElementById('audio'))")
     expect(tracks.nth(1)).to_have_class("track playing", timeout=10_000)  # ended: next one
+
+
+def test_the_whole_page_in_russian_keeps_what_plays(page: Page) -> None:
+    page.check("#playable")
+    _upload(page)
+    tracks = page.locator("#playlist .track")
+    expect(tracks).to_have_count(4)
+    tracks.nth(0).locator(".like").click()
+    expect(page.locator("#taste-note")).to_contain_text("Learned from 1 track you liked")
+    tracks.nth(1).locator(".play-track").click()
+    title = tracks.nth(1).locator(".track-title").inner_text()
+    expect(page.locator("#now-title")).to_have_text(title)
+
+    page.click("#lang-toggle")
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    expect(page.locator("#now-title")).to_have_text(title)  # a title is not translated
+    expect(page.locator("#taste-note")).to_contain_text("Изучено по 1 понравившемуся треку")
+    expect(tracks.nth(0).locator(".reasons li").first).to_have_text(
+        re.compile(r"^Наша аудиомодель .+ — подходит к вашему настроению \(радость\)")
+    )
+    en = json.loads((REPO / "src/moodtune/web/i18n/en.json").read_text())
+    ru = json.loads((REPO / "src/moodtune/web/i18n/ru.json").read_text())
+    text = page.locator("body").inner_text()
+    english = [v for k, v in en.items() if len(v) > 8 and ru.get(k) != v and "{" not in v]
+    assert not [v for v in english if v in text]
+    assert not re.search(r"\{\w+\}|\b(reason|intent|quadrant|emotion)_\w+", text)

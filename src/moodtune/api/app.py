@@ -13,7 +13,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from moodtune import __version__
 from moodtune.api.errors import install_error_handlers
 from moodtune.api.metrics import Metrics, MetricsMiddleware
-from moodtune.api.routers import emotions, health, listeners, recommendations, tracks
+from moodtune.api.routers import (
+    emotions,
+    health,
+    listeners,
+    playlists,
+    recommendations,
+    tracks,
+)
 from moodtune.api.schemas import API_PREFIX
 from moodtune.api.security import SecurityHeadersMiddleware
 from moodtune.catalog.db import DatabaseHealth, create_db_engine, make_session_factory
@@ -93,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recommendations.router,
         emotions.router,
         listeners.router,
+        playlists.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
@@ -102,6 +110,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.get("/s/{token}", include_in_schema=False)
+    def shared_page(token: str) -> FileResponse:
+        """A shared playlist's read-only page (it asks GET /api/v1/shared/{token})."""
+        return FileResponse(WEB_DIR / "shared.html", headers={"Cache-Control": "no-cache"})
 
     @app.get("/", include_in_schema=False)
     def home() -> FileResponse:

@@ -2,21 +2,23 @@
 
 import uuid
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Cookie, Depends, Request, Response
+from fastapi import Cookie, Depends, Header, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from moodtune.catalog import repo
 from moodtune.catalog.index import CatalogIndex
 from moodtune.catalog.models import Listener
 from moodtune.config import Settings
+from moodtune.i18n import LANGS, negotiate
 from moodtune.service import TasteCache
 from moodtune.storage import Storage
 
 __all__ = [
     "LISTENER_COOKIE",
     "IndexDep",
+    "LangDep",
     "ListenerIdDep",
     "ListenerDep",
     "OptionalListenerDep",
@@ -60,6 +62,19 @@ StorageDep = Annotated[Storage, Depends(_storage)]
 SessionDep = Annotated[Session, Depends(_session)]
 IndexDep = Annotated[CatalogIndex, Depends(_index)]
 TasteCacheDep = Annotated[TasteCache, Depends(_taste_cache)]
+
+
+def _lang(
+    lang: Annotated[
+        Literal[LANGS] | None,  # type: ignore[valid-type]
+        Query(description="Language of texts (reasons); else Accept-Language, else English."),
+    ] = None,
+    accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> str:
+    return negotiate(lang, accept_language)
+
+
+LangDep = Annotated[str, Depends(_lang)]
 _CookieValue = Annotated[str | None, Cookie(alias=LISTENER_COOKIE, include_in_schema=False)]
 
 

@@ -20,6 +20,7 @@ from moodtune.errors import (
     NoFace,
     NotAnalysed,
     NotFound,
+    Revoked,
     TooLarge,
     Unavailable,
     UnsupportedMedia,
@@ -39,6 +40,7 @@ STATUS: dict[type[MoodtuneError], int] = {
     NoFace: 422,
     NotFound: 404,
     NotAnalysed: 409,
+    Revoked: 410,
     Unavailable: 503,
     ModelError: 500,
 }

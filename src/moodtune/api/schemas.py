@@ -1,11 +1,13 @@
 """Pydantic request and response models: the JSON contract of DESIGN.md section 6."""
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -16,11 +18,14 @@ from pydantic import (
 )
 
 from moodtune.catalog.models import Playlist, Track
+from moodtune.i18n import DEFAULT_LANG, render_reason, strings
 from moodtune.recommend import EMOTIONS, PRESETS
+from moodtune.recommend.reasons import NOTE, Reason
 from moodtune.service import PlaylistParams, PlaylistResult
 
 API_PREFIX = "/api/v1"
 EmotionName = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+FeelingName = Literal["calm", "tired", "focused", "bored", "content"]
 
 FEATURE_FIELDS = ("danceability", "energy", "valence", "acousticness", "instrumentalness",
                   "speechiness", "liveness", "tempo", "loudness", "key", "mode", "time_signature",
@@ -45,6 +50,10 @@ DbId = Annotated[int, Field(ge=1, le=INT32_MAX), StrictNumber]
 Probability = Annotated[float, Field(ge=0, allow_inf_nan=False), StrictNumber]
 TrackIdPath = Annotated[int, Path(ge=1, le=INT32_MAX, description="A track id.")]
 PlaylistIdPath = Annotated[int, Path(ge=1, le=INT32_MAX, description="A playlist id.")]
+ShareTokenPath = Annotated[
+    str,
+    Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="A share token."),
+]
 Offset = Annotated[int, Query(ge=0, le=INT32_MAX, description="Items to skip.")]
 
 
@@ -111,9 +120,51 @@ class TrackOut(BaseModel):
         )
 
 
+ReasonParamValue = Annotated[str, Field(max_length=200)] | int | float
+
+
+class ReasonOut(BaseModel):
+    """Why a track is here: a code and its parameters (the page renders them in the listener's
+    language from ``web/i18n``), and ``text``, that sentence in the request's language."""
+
+    code: str = Field(examples=["heard_listeners_sure"])
+    params: dict[str, ReasonParamValue] = Field(
+        examples=[{"quadrant": "quadrant_Q3", "sure": 72, "intent": "intent_match"}]
+    )
+    text: str = Field(examples=["Listeners hear it as sad and subdued (72% sure)"])
+
+    @classmethod
+    def of(cls, reason: Reason, lang: str) -> "ReasonOut":
+        return cls(code=reason.code, params=dict(reason.params), text=render_reason(reason, lang))
+
+
+def reasons_out(reasons: Sequence[Reason], lang: str) -> list[ReasonOut]:
+    return [ReasonOut.of(r, lang) for r in reasons]
+
+
+def _known_reason_code(code: str) -> str:
+    if f"reason_{code}" not in strings(DEFAULT_LANG):
+        raise ValueError(f"unknown reason code {code!r}")
+    return code
+
+
+class ReasonIn(BaseModel):
+    """A reason as the API gave it (``text`` is ignored: it is rendered again when read)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: Annotated[str, Field(max_length=60), AfterValidator(_known_reason_code)]
+    params: dict[Annotated[str, Field(max_length=40)], ReasonParamValue] = Field(
+        default={}, max_length=12
+    )
+
+    def reason(self) -> Reason:
+        return Reason(self.code, self.params)
+
+
 class SimilarTrackOut(TrackOut):
     similarity: float = Field(description="Cosine similarity of the audio embeddings, -1..1.")
-    reasons: list[str]
+    reasons: list[ReasonOut]
 
 
 class SimilarOut(BaseModel):
@@ -154,13 +205,26 @@ def _not_nullable(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-class RecommendIn(BaseModel):
-    """A mood (one ``emotion`` or ``emotions`` probabilities) and the listener's parameters."""
+class MoodPointIn(BaseModel):
+    """A point on the valence/arousal circumplex, as the mood map shows it."""
 
-    # The mood is exactly one of the two fields (null is not a value of either).
+    model_config = ConfigDict(extra="forbid")
+
+    valence: Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False), StrictNumber]
+    arousal: Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False), StrictNumber]
+
+
+_MOOD_FIELDS = ("emotion", "emotions", "point", "feeling")
+
+
+class RecommendIn(BaseModel):
+    """A mood and the listener's parameters. The mood is exactly one of: ``emotion``,
+    ``emotions`` probabilities, a ``point`` on the circumplex, or a named ``feeling``."""
+
+    # Null is not a value of any mood field: leave the others out.
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"oneOf": [{"required": ["emotion"]}, {"required": ["emotions"]}]},
+        json_schema_extra={"oneOf": [{"required": [f]} for f in _MOOD_FIELDS]},
     )
 
     emotion: EmotionName | None = Field(
@@ -171,6 +235,18 @@ class RecommendIn(BaseModel):
         description="Probabilities per emotion; absent labels count as 0. Values that do not "
         "sum to 1 are normalised (the response says so in mood.normalized).",
         examples=[{"sad": 0.7, "neutral": 0.3}],
+        json_schema_extra=_not_nullable,
+    )
+    point: MoodPointIn | None = Field(
+        default=None,
+        description="A mood set by hand on the map: (valence, arousal), each -1..1.",
+        examples=[{"valence": -0.4, "arousal": -0.6}],
+        json_schema_extra=_not_nullable,
+    )
+    feeling: FeelingName | None = Field(
+        default=None,
+        description="A named feeling for a neutral-looking face: calm (0.55, -0.55), tired "
+        "(-0.10, -0.75), focused (0.25, 0.30), bored (-0.45, -0.45), content (0.75, -0.25).",
         json_schema_extra=_not_nullable,
     )
     strategy: Literal["match", "uplift", "calm", "journey"] = "match"
@@ -212,7 +288,7 @@ class RecommendIn(BaseModel):
         "nobody can use another listener's taste.",
     )
 
-    @field_validator("emotion", "emotions", mode="before")
+    @field_validator(*_MOOD_FIELDS, mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
@@ -221,8 +297,8 @@ class RecommendIn(BaseModel):
 
     @model_validator(mode="after")
     def _one_mood(self) -> "RecommendIn":
-        if (self.emotion is None) == (self.emotions is None):
-            raise ValueError("give exactly one of 'emotion' or 'emotions'")
+        if sum(getattr(self, f) is not None for f in _MOOD_FIELDS) != 1:
+            raise ValueError("give exactly one of 'emotion', 'emotions', 'point' or 'feeling'")
         return self
 
     @field_validator("preset")
@@ -233,10 +309,13 @@ class RecommendIn(BaseModel):
         return value
 
     def params(self) -> PlaylistParams:
+        emotions: str | dict[str, float] | None = self.emotion
+        if self.emotions is not None:
+            emotions = {str(k): v for k, v in self.emotions.items()}
         return PlaylistParams(
-            emotions=self.emotion
-            if self.emotion is not None
-            else {str(k): v for k, v in (self.emotions or {}).items()},
+            emotions=emotions,
+            point=(self.point.valence, self.point.arousal) if self.point else None,
+            feeling=self.feeling,
             strategy=self.strategy,
             n=self.n,
             genres=tuple(self.genres),
@@ -252,8 +331,11 @@ class RecommendIn(BaseModel):
 
 
 class MoodOut(BaseModel):
-    emotions: dict[str, float]
+    emotions: dict[str, float] = Field(
+        description="Probabilities; for a point or a feeling, the nearest emotion's."
+    )
     dominant: str
+    feeling: str | None = Field(default=None, description="The named feeling, if one was given.")
     valence: float
     arousal: float
     normalized: bool = Field(
@@ -292,7 +374,7 @@ class HeardMoodOut(BaseModel):
 class RankedTrackOut(TrackOut):
     position: int
     score: float = Field(description="0..1, higher fits better.")
-    reasons: list[str]
+    reasons: list[ReasonOut]
     heard_mood: HeardMoodOut
 
 
@@ -303,13 +385,14 @@ class RecommendationOut(BaseModel):
     tracks: list[RankedTrackOut]
 
     @classmethod
-    def from_result(cls, result: PlaylistResult) -> "RecommendationOut":
+    def from_result(cls, result: PlaylistResult, lang: str = DEFAULT_LANG) -> "RecommendationOut":
         plan = result.plan
         first = plan.targets[0]
         return cls(
             mood=MoodOut(
                 emotions={e: round(float(p), 4) for e, p in zip(EMOTIONS, plan.probs, strict=True)},
                 dominant=plan.dominant,
+                feeling=plan.feeling,
                 valence=round(float(plan.point[0]), 4),
                 arousal=round(float(plan.point[1]), 4),
                 normalized=plan.normalized,
@@ -330,7 +413,7 @@ class RecommendationOut(BaseModel):
                     **TrackOut.from_track(result.tracks[r.id]).model_dump(),
                     position=i + 1,
                     score=r.score,
-                    reasons=list(r.reasons),
+                    reasons=reasons_out(r.reasons, lang),
                     heard_mood=HeardMoodOut(**asdict(r.heard)),
                 )
                 for i, r in enumerate(result.ranked)
@@ -360,7 +443,17 @@ class FeedbackOut(BaseModel):
 class PlaylistItemIn(BaseModel):
     track_id: DbId
     score: Annotated[float, Field(allow_inf_nan=False), StrictNumber] | None = None
-    reasons: list[Annotated[str, Field(max_length=500)]] = Field(default=[], max_length=10)
+    reasons: list[ReasonIn | Annotated[str, Field(max_length=500)]] = Field(
+        default=[],
+        max_length=10,
+        description="Reasons as the recommendation gave them, or free text (kept as a note).",
+    )
+
+    def stored_reasons(self) -> list[dict[str, object]]:
+        return [
+            (r.reason() if isinstance(r, ReasonIn) else Reason(NOTE, {"text": r})).to_json()
+            for r in self.reasons
+        ]
 
 
 class PlaylistIn(BaseModel):
@@ -376,7 +469,7 @@ class PlaylistIn(BaseModel):
 class PlaylistItemOut(BaseModel):
     position: int
     score: float | None
-    reasons: list[str]
+    reasons: list[ReasonOut]
     track: TrackOut
 
 
@@ -388,7 +481,7 @@ class PlaylistOut(BaseModel):
     tracks: list[PlaylistItemOut]
 
     @classmethod
-    def from_playlist(cls, playlist: Playlist) -> "PlaylistOut":
+    def from_playlist(cls, playlist: Playlist, lang: str = DEFAULT_LANG) -> "PlaylistOut":
         return cls(
             id=playlist.id,
             name=playlist.name,
@@ -398,7 +491,7 @@ class PlaylistOut(BaseModel):
                 PlaylistItemOut(
                     position=i.position + 1,
                     score=i.score,
-                    reasons=i.reasons,
+                    reasons=reasons_out([Reason.from_json(r) for r in i.reasons], lang),
                     track=TrackOut.from_track(i.track),
                 )
                 for i in playlist.items
@@ -411,6 +504,33 @@ class PlaylistSummary(BaseModel):
     name: str
     created_at: datetime
     track_count: int
+    shared: bool = Field(description="It has an active share link.")
+
+
+class PlaylistRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ShareOut(BaseModel):
+    token: str
+    url: str = Field(description="The read-only page a phone opens.")
+    qr_svg_url: str
+    qr_png_url: str
+    created_at: datetime
+    loopback: bool = Field(
+        description="The link names 127.0.0.1 or localhost: a phone cannot open it. Set "
+        "MOODTUNE_PUBLIC_URL or open the page at the server's network address."
+    )
+
+
+class SharedPlaylistOut(BaseModel):
+    """A shared playlist as anyone with the link sees it: no ids of the owner, no parameters."""
+
+    name: str
+    created_at: datetime
+    tracks: list[PlaylistItemOut]
 
 
 class ListenerOut(BaseModel):

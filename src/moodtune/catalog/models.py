@@ -106,7 +106,7 @@ class Track(Base):
         String(40), doc="Where the row came from: catalog file name or 'library'."
     )
     title: Mapped[str] = mapped_column(Text)
-    artists: Mapped[list[str]] = mapped_column(JSON, default=list)
+    artists: Mapped[list[Any]] = mapped_column(JSON, default=list)
     album: Mapped[str | None] = mapped_column(Text)
     release_date: Mapped[str | None] = mapped_column(String(10))
     year: Mapped[int | None] = mapped_column(SmallInteger)
@@ -224,6 +224,22 @@ class Playlist(Base):
     )
 
 
+class PlaylistShare(Base):
+    """A read-only link to a playlist: an unguessable token, kept after revoking so that an old
+    link can say "revoked" (410) rather than "never existed" (404)."""
+
+    __tablename__ = "playlist_shares"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(
+        ForeignKey("playlists.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    playlist: Mapped[Playlist] = relationship(lazy="joined")
+
+
 class PlaylistItem(Base):
     __tablename__ = "playlist_items"
 
@@ -233,6 +249,6 @@ class PlaylistItem(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
     score: Mapped[float | None] = mapped_column(Float)
-    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
     track: Mapped[Track] = relationship(lazy="joined")

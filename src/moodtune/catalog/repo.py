@@ -1,6 +1,7 @@
 """Catalog queries. Every function takes ``session`` keyword-only and never commits: the caller
 owns the unit of work (``with session_scope(factory) as session``)."""
 
+import secrets
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,20 +20,23 @@ from moodtune.catalog.models import (
     Listener,
     Playlist,
     PlaylistItem,
+    PlaylistShare,
     Track,
     TrackEmbedding,
     track_genres,
     utcnow,
 )
-from moodtune.errors import InvalidInput, NotFound
+from moodtune.errors import InvalidInput, NotFound, Revoked
 
 __all__ = [
     "MATRIX_COLUMNS",
     "TrackRow",
     "UpsertCounts",
+    "active_share",
     "add_feedback",
     "catalog_version",
     "create_playlist",
+    "delete_playlist",
     "embedding_matrix",
     "embedding_styles",
     "escape_like",
@@ -46,7 +50,11 @@ __all__ = [
     "list_playlists",
     "matrix_columns",
     "parse_listener_id",
+    "rename_playlist",
+    "revoke_share",
     "search_tracks",
+    "share_playlist",
+    "shared_playlist",
     "track_count",
     "tracks_by_ids",
     "upsert_tracks",
@@ -394,3 +402,53 @@ def get_playlist(playlist_id: int, *, session: Session, listener: Listener | Non
     if playlist is None or listener is None or playlist.listener_id != listener.id:
         raise NotFound(f"playlist {playlist_id} not found", playlist_id=playlist_id)
     return playlist
+
+
+def rename_playlist(playlist: Playlist, name: str, *, session: Session) -> Playlist:
+    playlist.name = name
+    session.flush()
+    return playlist
+
+
+def delete_playlist(playlist: Playlist, *, session: Session) -> None:
+    """The playlist, its items and its share links (an old link then answers 404)."""
+    session.execute(delete(PlaylistShare).where(PlaylistShare.playlist_id == playlist.id))
+    session.delete(playlist)
+    session.flush()
+
+
+def active_share(playlist: Playlist, *, session: Session) -> PlaylistShare | None:
+    query = select(PlaylistShare).where(
+        PlaylistShare.playlist_id == playlist.id, PlaylistShare.revoked_at.is_(None)
+    )
+    return session.scalars(query).first()
+
+
+def share_playlist(playlist: Playlist, *, session: Session) -> PlaylistShare:
+    """The playlist's share link, made now unless one is active (sharing twice is one link)."""
+    share = active_share(playlist, session=session)
+    if share is None:
+        share = PlaylistShare(token=secrets.token_urlsafe(24), playlist_id=playlist.id)
+        session.add(share)
+        session.flush()
+    return share
+
+
+def revoke_share(playlist: Playlist, *, session: Session) -> bool:
+    """Revoke the active link; False when there was none."""
+    share = active_share(playlist, session=session)
+    if share is None:
+        return False
+    share.revoked_at = utcnow()
+    session.flush()
+    return True
+
+
+def shared_playlist(token: str, *, session: Session) -> Playlist:
+    """The playlist behind a share token: 404 for a token never made, 410 once revoked."""
+    share = session.get(PlaylistShare, token)
+    if share is None:
+        raise NotFound("no playlist is shared under this link")
+    if share.revoked_at is not None:
+        raise Revoked("this link was revoked by the playlist's owner")
+    return share.playlist

@@ -18,6 +18,7 @@ from moodtune.errors import InvalidInput
 
 __all__ = [
     "EMOTIONS",
+    "FEELINGS",
     "PRESETS",
     "STRATEGIES",
     "EmotionInput",
@@ -25,6 +26,8 @@ __all__ = [
     "Goal",
     "Strategy",
     "emotion_probs",
+    "feeling_point",
+    "nearest_emotion",
     "feature_targets",
     "heard_weight",
     "journey_points",
@@ -63,6 +66,29 @@ def _circumplex() -> np.ndarray:
     """(7, 2) float32 coordinates in ``EMOTIONS`` order."""
     rows = _table("circumplex.toml")["emotions"]
     return np.array([[rows[e]["valence"], rows[e]["arousal"]] for e in EMOTIONS], np.float32)
+
+
+def _feelings() -> dict[str, tuple[float, float]]:
+    rows = _table("circumplex.toml")["feelings"]
+    return {name: (float(r["valence"]), float(r["arousal"])) for name, r in rows.items()}
+
+
+#: Named points a listener can choose instead of a photo's reading (tables/circumplex.toml).
+FEELINGS: tuple[str, ...] = tuple(_feelings())
+
+
+def feeling_point(name: str) -> np.ndarray:
+    """The circumplex point of a named feeling (calm, tired, focused, bored, content)."""
+    points = _feelings()
+    if name not in points:
+        raise InvalidInput(f"unknown feeling {name!r}; known: {', '.join(points)}")
+    return np.array(points[name], np.float32)
+
+
+def nearest_emotion(point: np.ndarray) -> str:
+    """The FER emotion whose circumplex point is nearest: the words for a chosen point."""
+    distances = np.linalg.norm(_circumplex() - np.asarray(point, np.float32), axis=1)
+    return EMOTIONS[int(np.argmin(distances))]
 
 
 def _presets() -> dict[str, Any]:

@@ -16,8 +16,9 @@ from typing import Literal
 import numpy as np
 
 from moodtune.errors import InvalidInput
-from moodtune.recommend.heard import QUADRANT_WORDS, QUADRANTS, HeardMood, HeardMoodModel
+from moodtune.recommend.heard import QUADRANTS, HeardMood, HeardMoodModel
 from moodtune.recommend.mood import FeatureTargets
+from moodtune.recommend.reasons import Reason, ReasonParam
 from moodtune.recommend.vocabulary import FEATURES
 
 __all__ = [
@@ -279,7 +280,7 @@ class RankQuery:
     """What to rank for: one target (a static list) or one per position (a journey)."""
 
     targets: Sequence[FeatureTargets]
-    intents: Sequence[str]  # per target: why it fits, e.g. "matches your sad mood"
+    intents: Sequence[Reason]  # per target: why it fits, e.g. intent_match (emotion_sad)
     n: int = 10
     journey: bool = False
     #: (n_targets, 2) circumplex points the heard mood is ranked against, and the share of the
@@ -320,7 +321,7 @@ class RankedTrack:
     row: int
     id: int
     score: float
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     heard: HeardPlacement
 
 
@@ -655,20 +656,20 @@ def _word(value: float, bands: Sequence[tuple[float, str]], last: str) -> str:
     return next((word for limit, word in bands if value < limit), last)
 
 
-def _heard_reason(heard: HeardPlacement) -> str:
+def _heard_reason(heard: HeardPlacement, intent: Mapping[str, ReasonParam]) -> Reason:
     """How listeners hear the track, said only as surely as the model knows it."""
-    words, sure = QUADRANT_WORDS[heard.quadrant], heard.probability
-    who, verb = ("Our audio model", "hears") if heard.source == "audio" else ("Listeners", "hear")
-    if sure >= 0.6:
-        return f"{who} {verb} it as {words} ({sure:.0%} sure)"
-    if sure >= 0.4:
-        return f"{who} mostly {verb} it as {words} ({sure:.0%} sure)"
-    return f"{who} probably {verb} it as {words} ({sure:.0%}, uncertain)"
+    sure = heard.probability
+    certainty = "sure" if sure >= 0.6 else "mostly" if sure >= 0.4 else "uncertain"
+    who = "audio" if heard.source == "audio" else "listeners"
+    return Reason(
+        f"heard_{who}_{certainty}",
+        {"quadrant": f"quadrant_{heard.quadrant}", "sure": round(100 * sure), **intent},
+    )
 
 
-def _sound_reason(matrix: TrackMatrix, row: int) -> str:
+def _sound_reason(matrix: TrackMatrix, row: int, intent: Mapping[str, ReasonParam]) -> Reason:
     v = matrix.values[row]
-    valence, energy = v[_COL["valence"]], v[_COL["energy"]]
+    valence, energy = float(v[_COL["valence"]]), float(v[_COL["energy"]])
     feel = _word(
         valence,
         [(0.2, "dark"), (0.4, "melancholic"), (0.6, "bittersweet"), (0.8, "warm")],
@@ -676,43 +677,59 @@ def _sound_reason(matrix: TrackMatrix, row: int) -> str:
     )
     drive = _word(
         energy,
-        [(0.2, "very calm"), (0.4, "gentle"), (0.6, "steady"), (0.8, "energetic")],
+        [(0.2, "very_calm"), (0.4, "gentle"), (0.6, "steady"), (0.8, "energetic")],
         "intense",
     )
-    return f"{feel.capitalize()}, {drive} sound (valence {valence:.2f}, energy {energy:.2f})"
+    return Reason(
+        "sound",
+        {
+            "feel": f"feel_{feel}",
+            "drive": f"drive_{drive}",
+            "valence": round(valence, 2),
+            "energy": round(energy, 2),
+            **intent,
+        },
+    )
 
 
 def _reasons(
     matrix: TrackMatrix, query: RankQuery, row: int, step: int, heard: HeardPlacement
-) -> tuple[str, ...]:
-    """1-3 short sentences a listener understands, most important first."""
+) -> tuple[Reason, ...]:
+    """1-3 short reasons a listener understands, most important first."""
     v = matrix.values[row]
-    tempo = v[_COL["tempo"]]
-    feel = _heard_reason(heard) if query.heard_weight > 0 else _sound_reason(matrix, row)
-    reasons = [f"{feel} — {query.intents[step]}"]
+    tempo = float(v[_COL["tempo"]])
+    intent = {"intent": query.intents[step].code, **query.intents[step].params}
+    feel = (
+        _heard_reason(heard, intent)
+        if query.heard_weight > 0
+        else _sound_reason(matrix, row, intent)
+    )
+    reasons = [feel]
     if tempo > 0:
         pace = _word(tempo, [(80, "slow"), (110, "relaxed"), (140, "upbeat")], "fast")
-        key = "major key" if v[_COL["mode"]] >= 0.5 else "minor key"
-        reasons.append(f"{pace.capitalize()}, in a {key} ({tempo:.0f} BPM)")
+        mode = "mode_major" if v[_COL["mode"]] >= 0.5 else "mode_minor"
+        reasons.append(Reason("tempo", {"pace": f"pace_{pace}", "mode": mode, "bpm": round(tempo)}))
     if query.taste is not None and query.taste_weight > 0 and query.taste[row] >= _LIKED_TASTE:
-        reasons.insert(1, "Close to tracks you liked")
+        reasons.insert(1, Reason("liked_close"))
     extra = _filter_reason(matrix, query, row)
     if extra:
         reasons.append(extra)
     if matrix.non_music[row]:
-        reasons.insert(1, "Flagged as not music (you asked to include it)")
+        reasons.insert(1, Reason("non_music"))
     return tuple(reasons[:3])
 
 
-def _filter_reason(matrix: TrackMatrix, query: RankQuery, row: int) -> str | None:
+def _filter_reason(matrix: TrackMatrix, query: RankQuery, row: int) -> Reason | None:
     matched = [g for g in query.genres if _row_in(matrix.genres[g], row)]
     if matched:
-        return f"In your genre{'s' if len(matched) > 1 else ''}: {', '.join(matched)}"
+        code = "genres" if len(matched) > 1 else "genre"
+        return Reason(code, {"genres": ", ".join(matched)})
     if query.popularity != "any":
         pop = matrix.popularity[row]
+        band = f"band_{query.popularity}"
         if math.isnan(pop):
-            return f"Popularity unknown; picked for the mood over the {query.popularity} band"
-        return f"{query.popularity.capitalize()} pick (popularity {pop:.0f})"
+            return Reason("popularity_unknown", {"band": band})
+        return Reason("popularity_band", {"band": band, "popularity": round(float(pop))})
     return None
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from moodtune.errors import InvalidInput
+from moodtune.recommend.reasons import Reason
 
 __all__ = ["EmbeddingTable", "nearest", "similarity_reasons"]
 
@@ -76,18 +77,18 @@ def similarity_reasons(
     features: Mapping[str, float | int | None],
     seed_style: Mapping[str, float],
     style: Mapping[str, float],
-) -> tuple[str, ...]:
+) -> tuple[Reason, ...]:
     """1-3 short reasons a listener understands, the sound itself first."""
-    reasons = [f"sounds alike ({max(cosine, 0.0):.0%} similar)"]
+    reasons = [Reason("sounds_alike", {"percent": round(100 * max(cosine, 0.0))})]
     shared = [s for s in _styles(seed_style) if s in set(_styles(style))]
     if shared:
-        reasons.append(f"both {shared[0].replace('_', ' ')}")
+        reasons.append(Reason("same_style", {"style": shared[0].replace("_", " ")}))
     a, b = seed_features.get("tempo"), features.get("tempo")
     if a and b and abs(float(a) - float(b)) <= 0.06 * float(a):
-        reasons.append(f"similar tempo (~{round(float(b))} BPM)")
+        reasons.append(Reason("similar_tempo", {"bpm": round(float(b))}))
     va, vb = seed_features.get("valence"), features.get("valence")
     ea, eb = seed_features.get("energy"), features.get("energy")
     if len(reasons) < 3 and None not in (va, vb, ea, eb):
         if abs(float(va) - float(vb)) < 0.15 and abs(float(ea) - float(eb)) < 0.15:  # type: ignore[arg-type]
-            reasons.append("a similar mood")
+            reasons.append(Reason("similar_mood"))
     return tuple(reasons[:3])

@@ -1,6 +1,6 @@
 // moodtune's page: photo or webcam in, mood and playlist out, a player at the bottom.
 import { api } from "./api.js";
-import { lang, preferredLang, setLang, t } from "./i18n.js";
+import { hasKey, lang, preferredLang, setLang, t, tn } from "./i18n.js";
 import { setIcon } from "./icons.js";
 import { Player } from "./player.js";
 import { drawBars, drawBoxes, drawCircumplex, drawPlaylist, markPlaying, moodMessage } from "./views.js";
@@ -38,15 +38,9 @@ function toast(message, { kind = "info", retry = null } = {}) {
 }
 
 function explain(error, retry) {
-  const known = {
-    no_face: "error_no_face",
-    unsupported_media_type: "error_type",
-    too_large: "error_too_large",
-    bad_image: "error_bad_image",
-    network: "error_network",
-  };
-  const key = known[error.code];
-  toast(key ? t(key) : t("error_generic", { message: error.message }), {
+  // Every server code has its sentence in i18n/<lang>.json (a test checks it).
+  const key = `error_${error.code}`;
+  toast(hasKey(key) ? t(key, { message: error.message }) : t("error_generic", { message: error.message }), {
     kind: "error",
     retry: error.code === "network" || error.status >= 500 ? retry : null,
   });
@@ -73,6 +67,8 @@ $("theme-toggle").addEventListener("click", () => {
 $("lang-toggle").addEventListener("click", async () => {
   await setLang(lang() === "en" ? "ru" : "en");
   $("lang-toggle").textContent = lang() === "en" ? "RU" : "EN";
+  player.relabel();
+  showTasteNote();
   if (state.result) render(state.result);
 });
 
@@ -101,17 +97,26 @@ $("genres").addEventListener("change", () => {
 
 let tasteAsked = 0;
 
+function showTasteNote() {
+  const taste = state.taste;
+  if (!taste) {
+    $("taste-note").textContent = "";
+    return;
+  }
+  const styles = [...taste.top_genres, ...taste.top_styles].slice(0, 3).join(", ") || "—";
+  $("taste-note").textContent = taste.liked ? tn("taste_known", taste.liked, { styles }) : t("taste_empty");
+}
+
 async function showTaste() {
   const mine = ++tasteAsked; // likes in quick succession: only the newest answer is shown
   try {
     const taste = await api.taste();
     if (mine !== tasteAsked) return;
-    $("taste-note").textContent = taste.liked
-      ? t("taste_known", { liked: taste.liked, styles: [...taste.top_genres, ...taste.top_styles].slice(0, 3).join(", ") || "—" })
-      : t("taste_empty");
+    state.taste = taste;
   } catch {
-    $("taste-note").textContent = "";
+    state.taste = null;
   }
+  showTasteNote();
 }
 
 async function loadGenres() {
@@ -138,8 +143,8 @@ function setBusy(busy) {
 }
 
 async function analysePhoto(file) {
-  if (!TYPES.includes(file.type)) return toast(t("error_type"), { kind: "error" });
-  if (file.size > MAX_BYTES) return toast(t("error_too_large"), { kind: "error" });
+  if (!TYPES.includes(file.type)) return toast(t("error_unsupported_media_type"), { kind: "error" });
+  if (file.size > MAX_BYTES) return toast(t("error_photo_too_large"), { kind: "error" });
   player.stop(); // a new photo stops the music (seed 000)
   state.photo = file;
   setBusy(true);
@@ -307,6 +312,7 @@ setIcon($("theme-toggle"), "theme");
 applyTheme(initialTheme());
 await setLang(preferredLang());
 $("lang-toggle").textContent = lang() === "en" ? "RU" : "EN";
+player.relabel();
 document.body.dataset.ready = "true";
 loadGenres();
 showTaste();

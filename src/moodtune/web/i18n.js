@@ -1,12 +1,44 @@
 // Every visible string comes from i18n/<lang>.json; the choice is remembered.
+// The server renders its reasons from the same tables (moodtune/i18n.py): keep the two in step.
 const KEY = "moodtune.lang";
 export const LANGS = ["en", "ru"];
 let strings = {};
 let current = "en";
 
+function format(value) {
+  return typeof value === "number" ? new Intl.NumberFormat(current).format(value) : String(value ?? "");
+}
+
+// A variable whose value is itself a key ("emotion_sad") is rendered in this language too.
+function fill(template, vars, depth) {
+  return template.replace(/\{(\w+)\}/g, (_, name) => {
+    const value = vars[name];
+    if (typeof value === "string" && value in strings && depth < 3) return fill(strings[value], vars, depth + 1);
+    return format(value);
+  });
+}
+
 export function t(key, vars = {}) {
-  const text = strings[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  return fill(strings[key] ?? key, vars, 0);
+}
+
+export function hasKey(key) {
+  return key in strings;
+}
+
+// Plural forms by the language's own rules: key_one, key_few, key_many, key_other.
+export function tn(key, count, vars = {}) {
+  const form = new Intl.PluralRules(current).select(count);
+  const chosen = hasKey(`${key}_${form}`) ? `${key}_${form}` : `${key}_other`;
+  return t(chosen, { count, ...vars });
+}
+
+// A reason from the API ({code, params, text}) in the page's language.
+export function renderReason(reason) {
+  const key = `reason_${reason.code}`;
+  if (!hasKey(key)) return reason.text;
+  const text = t(key, reason.params);
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function lang() {

@@ -37,6 +37,13 @@ export class Player {
     document.addEventListener("keydown", (e) => this.shortcut(e));
   }
 
+  // After a language switch: labels change, the playing track's title does not.
+  relabel() {
+    if (this.current) $("now-cover").alt = t("cover_of", { title: this.current.title });
+    else $("now-title").textContent = t("nothing_playing");
+    this.showState();
+  }
+
   load(tracks) {
     this.stop();
     this.tracks = tracks;

@@ -1,5 +1,5 @@
 // Drawing the result: face boxes, probability bars, the valence/arousal map, the playlist.
-import { t } from "./i18n.js";
+import { renderReason, t } from "./i18n.js";
 import { setIcon } from "./icons.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -119,7 +119,7 @@ export function drawPlaylist(list, tracks, handlers) {
     const meta = [track.artists.join(", "), track.genres.slice(0, 2).join(", ")].filter(Boolean).join(" · ");
     info.append(el("div", { class: "muted" }, meta));
     const reasons = el("ul", { class: "reasons" });
-    for (const reason of track.reasons) reasons.append(el("li", {}, reason));
+    for (const reason of track.reasons) reasons.append(el("li", {}, renderReason(reason)));
     info.append(reasons);
     const actions = el("div", { class: "track-actions" });
     const play = el("button", { type: "button", class: "play-track", "aria-label": t("play_track", { title: track.title }) });

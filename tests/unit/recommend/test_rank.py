@@ -1,11 +1,17 @@
+import re
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moodtune.errors import InvalidInput
+from moodtune.i18n import render_reason, strings
 from moodtune.recommend import EMOTIONS, RankQuery, TrackMatrix, plan_mood, rank
 from moodtune.recommend.rank import song_key
+
+#: Parameters that name a word of the i18n tables (translated where they are shown).
+WORD_KEY = re.compile(r"^(quadrant|feel|drive|pace|mode|band|destination|emotion|intent)_")
 
 
 def _query(
@@ -171,7 +177,10 @@ def test_filters_and_diversity_always_hold(
         assert set(rows) <= allowed
     for track in tracks:
         assert 0.0 <= track.score <= 1.0
-        assert 1 <= len(track.reasons) <= 3 and all(isinstance(r, str) and r for r in track.reasons)
+        assert 1 <= len(track.reasons) <= 3
+        assert all(render_reason(r) and render_reason(r, "ru") for r in track.reasons)
+        words = [v for r in track.reasons for v in r.params.values() if isinstance(v, str)]
+        assert all(w in strings("en") for w in words if WORD_KEY.match(w)), words
     if strategy != "journey":
         assert [t.score for t in tracks] == sorted((t.score for t in tracks), reverse=True)
 

@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 from moodtune.errors import InvalidInput
+from moodtune.i18n import render_reason
+from moodtune.recommend.reasons import Reason
 from moodtune.recommend.similar import EmbeddingTable, nearest, similarity_reasons
 
 
@@ -31,6 +33,10 @@ def test_reasons_name_the_sound_the_style_and_the_tempo() -> None:
     a = {"tempo": 120.0, "valence": 0.5, "energy": 0.5}
     b = {"tempo": 123.0, "valence": 0.55, "energy": 0.45}
     reasons = similarity_reasons(0.91, a, b, {"jazz": 0.8, "blues": 0.2}, {"jazz": 0.6})
-    assert reasons == ("sounds alike (91% similar)", "both jazz", "similar tempo (~123 BPM)")
+    assert [render_reason(r) for r in reasons] == [
+        "Sounds alike (91% similar)",
+        "Both jazz",
+        "Similar tempo (~123 BPM)",
+    ]
     far = similarity_reasons(0.2, a, {"tempo": 180.0, "valence": 0.9, "energy": 0.9}, {}, {})
-    assert far == ("sounds alike (20% similar)",)
+    assert far == (Reason("sounds_alike", {"percent": 20}),)

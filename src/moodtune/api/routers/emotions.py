@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from moodtune.api.deps import (
     IndexDep,
+    LangDep,
     OptionalListenerDep,
     SessionDep,
     SettingsDep,
@@ -113,6 +114,7 @@ async def mood_playlist(
     index: IndexDep,
     listener: OptionalListenerDep,
     taste_cache: TasteCacheDep,
+    lang: LangDep,
 ) -> MoodPlaylistOut:
     """Emotions and a playlist in one call: the photo (field ``image``) plus the parameters of
     ``POST /recommendations`` as form fields (``genres`` comma-separated). The mood point blends
@@ -132,7 +134,7 @@ async def mood_playlist(
         session=session,
     )
     request.app.state.metrics.recommendations.labels(body.strategy).inc()
-    playlist = RecommendationOut.from_result(result)
+    playlist = RecommendationOut.from_result(result, lang)
     return MoodPlaylistOut(
         photo=PhotoEmotionsOut.model_validate(photo.as_dict()), **playlist.model_dump()
     )

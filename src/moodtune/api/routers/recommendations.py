@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Request
 
-from moodtune.api.deps import IndexDep, OptionalListenerDep, SessionDep, TasteCacheDep
+from moodtune.api.deps import IndexDep, LangDep, OptionalListenerDep, SessionDep, TasteCacheDep
 from moodtune.api.schemas import ErrorOut, RecommendationOut, RecommendIn
 from moodtune.service import playlist_for_listener
 
@@ -21,6 +21,7 @@ def recommend(
     index: IndexDep,
     listener: OptionalListenerDep,
     taste_cache: TasteCacheDep,
+    lang: LangDep,
 ) -> RecommendationOut:
     """Rank catalog tracks for a mood, a strategy and the listener's parameters.
 
@@ -37,4 +38,4 @@ def recommend(
         session=session,
     )
     request.app.state.metrics.recommendations.labels(body.strategy).inc()
-    return RecommendationOut.from_result(result)
+    return RecommendationOut.from_result(result, lang)

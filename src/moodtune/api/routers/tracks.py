@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from moodtune.api.covers import placeholder_cover
-from moodtune.api.deps import IndexDep, SessionDep, StorageDep
+from moodtune.api.deps import IndexDep, LangDep, SessionDep, StorageDep
 from moodtune.api.schemas import (
     FEATURE_FIELDS,
     ErrorOut,
@@ -18,6 +18,7 @@ from moodtune.api.schemas import (
     TrackIdPath,
     TrackOut,
     TrackPage,
+    reasons_out,
 )
 from moodtune.catalog import repo
 from moodtune.errors import NotAnalysed, NotFound
@@ -133,6 +134,7 @@ def get_similar_tracks(
     track_id: TrackIdPath,
     session: SessionDep,
     index: IndexDep,
+    lang: LangDep,
     n: Annotated[int, Query(ge=1, le=100, description="How many tracks.")] = 10,
     include_non_music: Annotated[
         bool, Query(description="Also return tracks flagged as not music.")
@@ -166,5 +168,5 @@ def get_similar_tracks(
             styles.get(other_id, {}),
         )
         items.append(SimilarTrackOut(**TrackOut.from_track(other).model_dump(), similarity=cosine,
-                                     reasons=list(reasons)))  # fmt: skip
+                                     reasons=reasons_out(reasons, lang)))  # fmt: skip
     return SimilarOut(track=TrackOut.from_track(seed), tracks=items)
