@@ -24,6 +24,7 @@ __all__ = [
     "NoFace",
     "NotAnalysed",
     "NotFound",
+    "NotShared",
     "Revoked",
     "TooLarge",
     "Unavailable",
@@ -84,6 +85,12 @@ class NoFace(MoodtuneError):
 
 class NotFound(MoodtuneError):
     code = "not_found"
+
+
+class NotShared(MoodtuneError):
+    """A playlist's share link was asked for (its QR code) while it has none."""
+
+    code = "not_shared"
 
 
 class Revoked(MoodtuneError):

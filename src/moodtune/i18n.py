@@ -32,7 +32,7 @@ def strings(lang: str) -> Mapping[str, str]:
 def negotiate(explicit: str | None, accept_language: str | None) -> str:
     """``explicit`` if known, else the best known language of an Accept-Language header."""
     if explicit in LANGS:
-        return explicit  # type: ignore[return-value]
+        return explicit
     ranked: list[tuple[float, int, str]] = []
     for i, part in enumerate((accept_language or "").split(",")):
         tag, _, q = part.strip().partition(";q=")

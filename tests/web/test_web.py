@@ -294,10 +294,12 @@ def test_save_export_auto_advance_and_a_too_large_photo(page: Page) -> None:
     _upload(page)
     tracks = page.locator("#playlist .track")
     expect(tracks).to_have_count(4)
+    page.fill("#playlist-name", "Library evening")
     page.click("#save")
-    expect(page.locator("#export-m3u")).to_be_visible()
+    saved = page.locator("#library .saved").filter(has_text="Library evening")
+    expect(saved).to_have_count(1)
     with page.expect_download() as download:
-        page.click("#export-m3u")
+        saved.get_by_role("link", name="Export M3U: Library evening").click()
     assert download.value.suggested_filename.endswith(".m3u8")  # UTF-8 extended M3U
     m3u = Path(download.value.path()).read_text(encoding="utf-8")
     assert m3u.startswith("#EXTM3U") and m3u.count("/api/v1/tracks/") == 4

@@ -521,7 +521,7 @@ class ShareOut(BaseModel):
     created_at: datetime
     loopback: bool = Field(
         description="The link names 127.0.0.1 or localhost: a phone cannot open it. Set "
-        "MOODTUNE_PUBLIC_URL or open the page at the server's network address."
+        "MOODTUNE_PUBLIC_URL or open the page at the server's network address.",
     )
 
 

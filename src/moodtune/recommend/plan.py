@@ -87,19 +87,19 @@ def plan_mood(
     """
     if not 1 <= n <= 100:
         raise InvalidInput(f"n must be between 1 and 100, got {n}")
-    probs, normalized, point = _chosen_mood(emotions, point, feeling)
-    target = strategy_goal(point, strategy, goal=goal)
+    probs, normalized, here = _chosen_mood(emotions, point, feeling)
+    target = strategy_goal(here, strategy, goal=goal)
     goal_name = (
         None
         if strategy == "match"
-        else (resolve_goal(point, goal) if strategy == "journey" else strategy)
+        else (resolve_goal(here, goal) if strategy == "journey" else strategy)
     )
-    path = journey_points(point, target, n_steps=n) if strategy == "journey" else target[None, :]
+    path = journey_points(here, target, n_steps=n) if strategy == "journey" else target[None, :]
     dominant = EMOTIONS[int(np.argmax(probs))]
     return MoodPlan(
         probs=probs,
         normalized=normalized,
-        point=point,
+        point=here,
         goal=target,
         path=path,
         strategy=strategy,

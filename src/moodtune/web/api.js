@@ -16,7 +16,7 @@ async function request(path, options = {}) {
   } catch {
     throw new ApiError("network", "The server cannot be reached.", 0);
   }
-  const body = await response.json().catch(() => null);
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
     const error = body && body.error ? body.error : { code: "internal", message: response.statusText };
     throw new ApiError(error.code, error.message, response.status);
@@ -45,5 +45,12 @@ export const api = {
   feedback: (trackId, kind, positionMs) =>
     request("/feedback", json("POST", { track_id: trackId, kind, position_ms: positionMs })),
   savePlaylist: (payload) => request("/playlists", json("POST", payload)),
+  playlists: () => request("/playlists"),
+  playlist: (id) => request(`/playlists/${id}`),
+  renamePlaylist: (id, name) => request(`/playlists/${id}`, json("PATCH", { name })),
+  deletePlaylist: (id) => request(`/playlists/${id}`, { method: "DELETE" }),
+  share: (id) => request(`/playlists/${id}/share`, { method: "POST" }),
+  revokeShare: (id) => request(`/playlists/${id}/share`, { method: "DELETE" }),
+  shared: (token) => request(`/shared/${encodeURIComponent(token)}`),
   exportUrl: (id, format) => `${BASE}/playlists/${id}/export?format=${format}`,
 };

@@ -2,15 +2,19 @@
 import { api } from "./api.js";
 import { hasKey, lang, preferredLang, setLang, t, tn } from "./i18n.js";
 import { setIcon } from "./icons.js";
+import { Library, playlistTracks } from "./library.js";
 import { Player } from "./player.js";
-import { drawBars, drawBoxes, drawCircumplex, drawPlaylist, markPlaying, moodMessage } from "./views.js";
+import { EMOTIONS, drawBars, drawBoxes, drawCircumplex, drawPlaylist, mapPoint, markPlaying, moodMessage } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const THEME_KEY = "moodtune.theme";
 const MAX_BYTES = 10 * 1024 * 1024;
 const TYPES = ["image/jpeg", "image/png", "image/webp"];
 
-const state = { photo: null, photoUrl: null, emotions: null, result: null, busy: false };
+const FEELINGS = ["calm", "tired", "focused", "bored", "content"];
+// mood: the mood part of a request ({emotions} from a photo, {emotion}, {feeling} or {point});
+// photo: the last photo's reading, kept while the mood is corrected by hand.
+const state = { photo: null, photoUrl: null, mood: null, face: "all", result: null, opened: null, busy: false, taste: null };
 const player = new Player({ onChange: (i) => markPlaying($("playlist"), i) });
 
 // ---- messages -------------------------------------------------------------
@@ -69,7 +73,10 @@ $("lang-toggle").addEventListener("click", async () => {
   $("lang-toggle").textContent = lang() === "en" ? "RU" : "EN";
   player.relabel();
   showTasteNote();
+  showMoodChoice();
+  library.render();
   if (state.result) render(state.result);
+  else if (state.opened) renderTracks(playlistTracks(state.opened));
 });
 
 // ---- parameters -----------------------------------------------------------
@@ -137,7 +144,7 @@ async function loadGenres() {
 function setBusy(busy) {
   state.busy = busy;
   document.body.classList.toggle("busy", busy);
-  $("new-list").disabled = busy || !state.emotions;
+  $("new-list").disabled = busy || !state.mood;
   $("dropzone").setAttribute("aria-busy", String(busy));
   $("busy").hidden = !busy;
 }
@@ -146,55 +153,176 @@ async function analysePhoto(file) {
   if (!TYPES.includes(file.type)) return toast(t("error_unsupported_media_type"), { kind: "error" });
   if (file.size > MAX_BYTES) return toast(t("error_photo_too_large"), { kind: "error" });
   player.stop(); // a new photo stops the music (seed 000)
-  state.photo = file;
   setBusy(true);
   try {
     const result = await api.moodPlaylist(file, params());
     if (state.photoUrl) URL.revokeObjectURL(state.photoUrl);
     state.photoUrl = URL.createObjectURL(file);
-    state.emotions = result.mood.emotions;
+    state.photo = result.photo;
+    state.face = "all";
+    state.photoEmotions = result.mood.emotions; // all faces, blended
+    state.mood = { emotions: result.mood.emotions };
     show(result);
   } catch (error) {
+    if (error.code === "no_face") clearResult(); // the old result is not this photo's
     explain(error, () => analysePhoto(file));
   } finally {
     setBusy(false);
   }
 }
 
+function clearResult() {
+  player.stop();
+  state.photo = null;
+  state.mood = null;
+  state.result = null;
+  $("result").hidden = true;
+  setBusy(false);
+  showMoodChoice();
+}
+
+// A mood chosen or corrected by hand: an emotion, a feeling or a point on the map.
+async function chooseMood(mood) {
+  state.mood = mood;
+  showMoodChoice();
+  await newList();
+}
+
 async function newList(event) {
-  event.preventDefault();
-  if (!state.emotions) return;
+  event?.preventDefault();
+  if (!state.mood) return;
   setBusy(true);
   try {
-    const result = await api.recommend({ emotions: state.emotions, ...params() });
-    result.photo = state.result.photo;
+    const result = await api.recommend({ ...state.mood, ...params() });
+    result.photo = state.photo;
     player.stop();
     show(result);
   } catch (error) {
-    explain(error, () => newList(event));
+    explain(error, () => newList());
   } finally {
     setBusy(false);
   }
 }
 
+function moodButton(kind, name, container) {
+  const node = document.createElement("button");
+  node.type = "button";
+  node.className = "chip";
+  node.dataset[kind] = name;
+  node.setAttribute("aria-pressed", "false");
+  node.addEventListener("click", () => chooseMood({ [kind]: name }));
+  container.append(node);
+}
+
+function showMoodChoice() {
+  const mood = state.mood || {};
+  for (const node of document.querySelectorAll("[data-emotion], [data-feeling]")) {
+    const key = node.dataset.emotion ? `emotion_${node.dataset.emotion}` : `feeling_${node.dataset.feeling}`;
+    node.textContent = t(key);
+    const chosen = node.dataset.emotion ? mood.emotion === node.dataset.emotion : mood.feeling === node.dataset.feeling;
+    node.setAttribute("aria-pressed", String(Boolean(chosen)));
+  }
+}
+
+function buildMoodPickers() {
+  for (const name of EMOTIONS) moodButton("emotion", name, $("mood-picker"));
+  for (const name of FEELINGS) moodButton("feeling", name, $("feeling-picker"));
+  for (const name of FEELINGS) moodButton("feeling", name, $("feeling-offer"));
+  showMoodChoice();
+}
+
+// In a group photo the listener picks whose mood counts (or all faces, blended).
+function showFaceChoice(photo) {
+  const select = $("face-select");
+  $("face-choice").hidden = !photo || photo.faces.length < 2;
+  if ($("face-choice").hidden) return;
+  select.replaceChildren();
+  const all = new Option(t("all_faces"), "all");
+  select.append(all);
+  photo.faces.forEach((face, i) => {
+    select.append(new Option(`${t("face_n", { n: i + 1 })}: ${t("emotion_" + face.dominant)}`, String(i)));
+  });
+  select.value = state.face;
+}
+
+$("face-select").addEventListener("change", (e) => {
+  state.face = e.target.value;
+  const faces = state.photo.faces;
+  const emotions = state.face === "all" ? state.photoEmotions : faces[Number(state.face)].emotions;
+  chooseMood({ emotions });
+});
+
+// Click or drag on the map: that point is the mood.
+function pointerPoint(event) {
+  const svg = $("circumplex");
+  const at = new DOMPoint(event.clientX, event.clientY).matrixTransform(svg.getScreenCTM().inverse());
+  return mapPoint(at.x, at.y);
+}
+
+let dragging = false;
+$("circumplex").addEventListener("pointerdown", (e) => {
+  dragging = true;
+  $("circumplex").setPointerCapture(e.pointerId);
+});
+$("circumplex").addEventListener("pointermove", (e) => {
+  if (!dragging) return;
+  const [valence, arousal] = pointerPoint(e);
+  const mood = $("circumplex").querySelector(".map-mood");
+  if (mood) {
+    mood.setAttribute("cx", String(valence * 100));
+    mood.setAttribute("cy", String(-arousal * 100));
+  }
+});
+$("circumplex").addEventListener("pointerup", (e) => {
+  if (!dragging) return;
+  dragging = false;
+  const [valence, arousal] = pointerPoint(e);
+  chooseMood({ point: { valence, arousal } });
+});
+
 function show(result) {
   state.result = result;
-  state.savedId = null;
-  $("export-m3u").hidden = true;
-  $("export-json").hidden = true;
+  state.opened = null;
+  $("result").querySelector(".panel").hidden = false;
+  $("save-form").hidden = false;
+  $("playlist-name").value = defaultName(result);
   player.load(result.tracks);
   render(result);
   $("result").hidden = false;
   $("result").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
+function defaultName(result) {
+  const mood = result.mood.feeling ? t("feeling_" + result.mood.feeling) : t("emotion_" + result.mood.dominant);
+  return t("playlist_name", { mood, date: new Date().toLocaleDateString(lang()) });
+}
+
+// The photo's reading is uncertain, or neutral leads: offer the quieter moods instead of guessing.
+function needsChoice(result) {
+  const photo = result.photo;
+  if (!photo || result.mood.feeling || !state.mood?.emotions) return false;
+  return photo.uncertain_reasons.length > 0 || result.mood.dominant === "neutral";
+}
+
 function render(result) {
-  $("photo").src = state.photoUrl;
-  drawBoxes($("boxes"), result.photo);
-  drawBars($("bars"), result.photo.faces);
+  const photo = result.photo;
+  $("photo-figure").hidden = !photo;
+  $("bars").hidden = !photo;
+  if (photo) {
+    $("photo").src = state.photoUrl;
+    drawBoxes($("boxes"), photo);
+    drawBars($("bars"), photo.faces);
+  }
+  showFaceChoice(photo);
+  $("uncertain").hidden = !needsChoice(result);
   drawCircumplex($("circumplex"), result);
-  $("mood-message").textContent = moodMessage(result);
-  drawPlaylist($("playlist"), result.tracks, {
+  $("mood-message").textContent = moodMessage(result, Boolean(photo) && Boolean(state.mood?.emotions));
+  $("playlist-title").textContent = t("playlist");
+  renderTracks(result.tracks);
+}
+
+function renderTracks(tracks) {
+  drawPlaylist($("playlist"), tracks, {
     play: (i) => player.play(i),
     feedback: async (track, kind, button) => {
       try {
@@ -210,22 +338,35 @@ function render(result) {
   markPlaying($("playlist"), player.index);
 }
 
-async function savePlaylist() {
+// A saved playlist opened from "My playlists": its tracks and reasons, no mood to show.
+function openSaved(playlist) {
+  state.opened = playlist;
+  state.result = null;
+  const tracks = playlistTracks(playlist);
+  player.load(tracks);
+  $("result").hidden = false;
+  $("result").querySelector(".panel").hidden = true;
+  $("playlist-title").textContent = playlist.name;
+  $("save-form").hidden = true;
+  renderTracks(tracks);
+  $("result").scrollIntoView({ behavior: "smooth", block: "start" });
+  player.play(0);
+}
+
+async function savePlaylist(event) {
+  event.preventDefault();
   const result = state.result;
   if (!result) return;
   try {
-    const saved = await api.savePlaylist({
-      name: t("playlist_name", { mood: t("emotion_" + result.mood.dominant), date: new Date().toLocaleDateString(lang()) }),
+    await api.savePlaylist({
+      name: $("playlist-name").value.trim() || defaultName(result),
       tracks: result.tracks.map((tr) => ({ track_id: tr.id, score: tr.score, reasons: tr.reasons })),
       params: { strategy: result.target.strategy, seed: result.seed },
     });
-    $("export-m3u").href = api.exportUrl(saved.id, "m3u");
-    $("export-json").href = api.exportUrl(saved.id, "json");
-    $("export-m3u").hidden = false;
-    $("export-json").hidden = false;
     toast(t("saved"));
+    library.refresh();
   } catch (error) {
-    explain(error, savePlaylist);
+    explain(error, () => savePlaylist(event));
   }
 }
 
@@ -305,7 +446,15 @@ $("camera-open").addEventListener("click", openCamera);
 $("camera-close").addEventListener("click", closeCamera);
 $("camera-shoot").addEventListener("click", shoot);
 $("params").addEventListener("submit", newList);
-$("save").addEventListener("click", savePlaylist);
+$("save-form").addEventListener("submit", savePlaylist);
+// SHIFT+C: open the camera, or take the photo when it is open (seed 004's capture shortcut).
+document.addEventListener("keydown", (e) => {
+  const tag = (e.target.tagName || "").toLowerCase();
+  if (!e.shiftKey || e.key !== "C" || ["input", "select", "textarea"].includes(tag)) return;
+  e.preventDefault();
+  if (stream) shoot();
+  else openCamera();
+});
 
 // ---- start ------------------------------------------------------------------
 setIcon($("theme-toggle"), "theme");
@@ -313,6 +462,9 @@ applyTheme(initialTheme());
 await setLang(preferredLang());
 $("lang-toggle").textContent = lang() === "en" ? "RU" : "EN";
 player.relabel();
+buildMoodPickers();
+const library = new Library({ open: openSaved, explain, toast });
 document.body.dataset.ready = "true";
 loadGenres();
 showTaste();
+library.refresh();

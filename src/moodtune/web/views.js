@@ -65,8 +65,11 @@ export function drawBars(container, faces) {
   });
 }
 
-// Everything on the map is a circumplex point, valence and arousal in -1..1 (as the API sends).
+// The map's one coordinate space: the API's circumplex, valence and arousal in -1..1, drawn at
+// 100 SVG units per unit, arousal up. Every mark on the map goes through these two functions.
 const point = (valence, arousal) => [valence * 100, -arousal * 100];
+const clamp = (x) => Math.round(Math.min(1, Math.max(-1, x)) * 100) / 100;
+export const mapPoint = (x, y) => [clamp(x / 100), clamp(-y / 100)];
 
 export function drawCircumplex(root, result) {
   root.replaceChildren();
@@ -98,15 +101,17 @@ export function drawCircumplex(root, result) {
   const [mx, my] = point(result.mood.valence, result.mood.arousal);
   root.append(svg("circle", { cx: mx, cy: my, r: 6, class: "map-mood" }));
   root.setAttribute("aria-label", t("map_label_full", {
-    mood: t("emotion_" + result.mood.dominant),
+    mood: t(result.mood.feeling ? "feeling_" + result.mood.feeling : "emotion_" + result.mood.dominant),
     strategy: t("strategy_" + result.target.strategy),
   }));
 }
 
-export function moodMessage(result) {
+export function moodMessage(result, fromPhoto) {
   // Seed 004 answered each mood with a sentence (surprise: "a song to calm you down").
   const goal = result.target.strategy === "journey" ? `journey_${result.target.goal}` : result.target.strategy;
-  return `${t("mood_" + result.mood.dominant)} ${t("plan_" + goal)}`;
+  const word = result.mood.feeling ? `feeling_${result.mood.feeling}` : `emotion_${result.mood.dominant}`;
+  const mood = fromPhoto ? t("mood_" + result.mood.dominant) : t("mood_chosen", { mood: word });
+  return `${mood} ${t("plan_" + goal)}`;
 }
 
 export function drawPlaylist(list, tracks, handlers) {

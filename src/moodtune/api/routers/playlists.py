@@ -1,7 +1,7 @@
 """Saved playlists: keep, rename, delete, export, and hand to a phone by a read-only link."""
 
 import io
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import segno
 from fastapi import APIRouter, Query, Request, Response, status
@@ -22,11 +22,11 @@ from moodtune.catalog import repo
 from moodtune.catalog.exports import playlist_json, playlist_m3u, playlist_xspf
 from moodtune.catalog.models import PlaylistShare
 from moodtune.config import Settings
-from moodtune.errors import NotFound
+from moodtune.errors import NotShared
 
 router = APIRouter(tags=["playlists"])
 
-_NOT_FOUND = {404: {"model": ErrorOut}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
 _EXPORTS = {
     "m3u": ("audio/x-mpegurl; charset=utf-8", "m3u8"),
     "xspf": ("application/xspf+xml", "xspf"),
@@ -189,39 +189,27 @@ def share_playlist(
     return _share_out(share, public_base(settings, request))
 
 
-@router.get("/playlists/{playlist_id}/share", response_model=ShareOut, responses=_NOT_FOUND)
-def get_share(
-    playlist_id: PlaylistIdPath,
-    request: Request,
-    settings: SettingsDep,
-    listener: OptionalListenerDep,
-    session: SessionDep,
-) -> ShareOut:
-    """The playlist's active share link; 404 when it has none."""
-    playlist = repo.get_playlist(playlist_id, session=session, listener=listener)
-    share = repo.active_share(playlist, session=session)
-    if share is None:
-        raise NotFound(f"playlist {playlist_id} is not shared", playlist_id=playlist_id)
-    return _share_out(share, public_base(settings, request))
-
-
 @router.delete(
     "/playlists/{playlist_id}/share", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND
 )
 def revoke_share(
     playlist_id: PlaylistIdPath, listener: OptionalListenerDep, session: SessionDep
 ) -> Response:
-    """Revoke the link: opening it then answers 410 ``revoked``. 404 when there is none."""
+    """Revoke the link: opening it then answers 410 ``revoked``. Revoking twice changes
+    nothing (204 again)."""
     playlist = repo.get_playlist(playlist_id, session=session, listener=listener)
-    if not repo.revoke_share(playlist, session=session):
-        raise NotFound(f"playlist {playlist_id} is not shared", playlist_id=playlist_id)
+    repo.revoke_share(playlist, session=session)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
     "/playlists/{playlist_id}/qr",
-    responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}, **_NOT_FOUND},
+    responses={
+        200: {"content": {"image/svg+xml": {}, "image/png": {}}},
+        **_NOT_FOUND,
+        409: {"model": ErrorOut},
+    },
 )
 def share_qr(
     playlist_id: PlaylistIdPath,
@@ -231,8 +219,12 @@ def share_qr(
     session: SessionDep,
     format: Annotated[Literal["svg", "png"], Query(description="svg or png")] = "svg",
 ) -> Response:
-    """The share link as a QR code for a phone's camera; 404 when the playlist is not shared."""
-    link = get_share(playlist_id, request, settings, listener, session).url
+    """The share link as a QR code for a phone's camera; 409 ``not_shared`` without one."""
+    playlist = repo.get_playlist(playlist_id, session=session, listener=listener)
+    share = repo.active_share(playlist, session=session)
+    if share is None:
+        raise NotShared(f"playlist {playlist_id} is not shared: POST .../share first")
+    link = _share_out(share, public_base(settings, request)).url
     buffer = io.BytesIO()
     segno.make(link, error="m").save(buffer, kind=format, scale=8, border=4)
     media_type = "image/svg+xml" if format == "svg" else "image/png"

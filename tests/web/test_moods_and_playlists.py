@@ -1,0 +1,197 @@
+"""The mood map, a mood set or corrected by hand, playlists kept and handed to a phone
+(Debian chromium + Playwright, real backend)."""
+
+import io
+import re
+
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import REPO, SCREENSHOTS, wait_until
+
+FACE = REPO / "tests" / "fixtures" / "astronaut.jpg"
+
+
+def _photo(image: Image.Image, name: str = "photo.jpg") -> dict:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    return {"name": name, "mimeType": "image/jpeg", "buffer": buffer.getvalue()}
+
+
+def _choose(page: Page, selector: str) -> None:
+    with page.expect_response("**/api/v1/recommendations") as answer:
+        page.click(selector)
+    assert answer.value.ok, answer.value.text()
+    expect(page.locator(selector)).to_have_attribute("aria-pressed", "true")
+
+
+def _drawn(page: Page, selector: str) -> tuple[float, float]:
+    node = page.locator(f"#circumplex {selector}")
+    return float(node.get_attribute("cx") or 0), float(node.get_attribute("cy") or 0)
+
+
+def test_the_map_draws_each_mood_where_it_belongs(page: Page) -> None:
+    # SVG y grows downwards: upper half is cy < 0.
+    _choose(page, "#mood-picker [data-emotion=sad]")
+    x, y = _drawn(page, ".map-mood")
+    assert x < -30 and y > 10  # lower left: negative, calm
+    _choose(page, "#mood-picker [data-emotion=happy]")
+    x, y = _drawn(page, ".map-mood")
+    assert x > 50 and y < -30  # upper right
+    _choose(page, "#mood-picker [data-emotion=angry]")
+    x, y = _drawn(page, ".map-mood")
+    assert x < -30 and y < -30  # upper left
+    dots = page.locator("#circumplex .map-track")
+    expect(dots).to_have_count(10)
+    # a matched angry mood: tracks heard as tense sit mostly on the left
+    lefts = [float(dots.nth(i).get_attribute("cx") or 0) < 0 for i in range(10)]
+    assert sum(lefts) >= 6
+    page.check("input[value=journey]")
+    with page.expect_response("**/api/v1/recommendations") as answer:
+        page.click("#new-list")
+    body = answer.value.json()
+    points = page.locator("#circumplex .map-path").get_attribute("points") or ""
+    drawn = [tuple(map(float, p.split(","))) for p in points.split()]
+    expected = [(v * 100, -a * 100) for v, a in body["target"]["path"]]
+    assert len(drawn) == 10 and all(
+        abs(dx - ex) < 0.01 and abs(dy - ey) < 0.01
+        for (dx, dy), (ex, ey) in zip(drawn, expected, strict=True)
+    )
+    assert drawn[0][0] < 0 < drawn[-1][0]  # from angry toward calm, positive ground
+
+
+def test_a_mood_without_a_photo_then_a_feeling_then_a_point_on_the_map(page: Page) -> None:
+    _choose(page, "#feeling-picker [data-feeling=tired]")
+    expect(page.locator("#mood-message")).to_have_text(
+        "You feel tired. Here is music that feels the same."
+    )
+    expect(page.locator("#photo-figure")).to_be_hidden()
+    expect(page.locator("#playlist .track")).to_have_count(10)
+    x, y = _drawn(page, ".map-mood")
+    assert (round(x), round(y)) == (-10, 75)
+    page.locator("#result").scroll_into_view_if_needed()
+    box = page.locator("#circumplex").bounding_box()
+    assert box
+    # a click in the upper right quarter of the map: a happy, lively point
+    with page.expect_response("**/api/v1/recommendations") as answer:
+        page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.2)
+    point = answer.value.request.post_data_json["point"]
+    assert point["valence"] > 0.4 and point["arousal"] > 0.4
+    assert answer.value.json()["mood"]["dominant"] == "happy"
+    wait_until(page, "document.querySelector('#circumplex .map-mood').cx.baseVal.value > 40")
+    x, y = _drawn(page, ".map-mood")
+    assert (x, y) == (point["valence"] * 100, -point["arousal"] * 100)
+    _screenshot(page, "mood-set")
+
+
+def test_correct_a_photo_offer_feelings_when_unsure_and_pick_a_face(page: Page) -> None:
+    face = Image.open(FACE)
+    small = Image.new("RGB", (400, 400), (128, 128, 128))
+    small.paste(face.resize((160, 160)), (150, 150))  # a face under 48 px: an unsure reading
+    with page.expect_response("**/api/v1/mood-playlist"):
+        page.set_input_files("#file-input", files=[_photo(small)])
+    expect(page.locator("#uncertain")).to_be_visible()
+    _choose(page, "#feeling-offer [data-feeling=calm]")
+    expect(page.locator("#mood-message")).to_contain_text("You feel calm")
+    expect(page.locator("#photo-figure")).to_be_visible()  # corrected, photo still shown
+    expect(page.locator("#uncertain")).to_be_hidden()
+
+    pair = Image.new("RGB", (face.width * 2, face.height))
+    pair.paste(face, (0, 0))
+    pair.paste(face.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (face.width, 0))
+    with page.expect_response("**/api/v1/mood-playlist"):
+        page.set_input_files("#file-input", files=[_photo(pair, "group.jpg")])
+    expect(page.locator(".box")).to_have_count(2)
+    expect(page.locator("#face-choice")).to_be_visible()
+    expect(page.locator("#face-select option")).to_have_count(3)
+    with page.expect_request("**/api/v1/recommendations") as sent:
+        page.select_option("#face-select", "1")
+    assert set(sent.value.post_data_json["emotions"]) == {
+        "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"
+    }  # fmt: skip
+    _choose(page, "#mood-picker [data-emotion=sad]")  # a correction by hand
+    expect(page.locator("#mood-message")).to_contain_text("You feel sad")
+    expect(page.locator(".box")).to_have_count(2)
+
+
+def test_a_no_face_photo_clears_the_previous_result(page: Page) -> None:
+    page.set_input_files("#file-input", str(FACE))
+    expect(page.locator("#playlist .track")).to_have_count(10)
+    page.set_input_files("#file-input", str(REPO / "tests" / "fixtures" / "coffee.jpg"))
+    expect(page.locator(".toast.error")).to_contain_text("No face found")
+    expect(page.locator("#result")).to_be_hidden()
+    expect(page.locator("#new-list")).to_be_disabled()
+
+
+def test_keep_rename_share_by_qr_and_delete_a_playlist(
+    page: Page, browser, live_server: str
+) -> None:  # type: ignore[no-untyped-def]
+    _choose(page, "#mood-picker [data-emotion=happy]")
+    page.fill("#playlist-name", "Sunny walk")
+    page.click("#save")
+    saved = page.locator("#library .saved")
+    expect(saved).to_have_count(1)
+    expect(saved).to_contain_text("Sunny walk")
+    expect(saved).to_contain_text("10 tracks")
+
+    page.get_by_role("button", name="Rename Sunny walk").click()
+    page.locator(".rename-form input").fill("Sunny walk, Sunday")
+    page.locator(".rename-form button[type=submit]").click()
+    expect(saved.locator(".saved-name")).to_have_text("Sunny walk, Sunday")
+
+    page.get_by_role("button", name="Share Sunny walk, Sunday with a phone").click()
+    link = saved.locator(".share-link")
+    expect(link).to_be_visible()
+    url = link.inner_text()
+    assert re.fullmatch(rf"{live_server}/s/[A-Za-z0-9_-]{{32}}", url)
+    expect(saved.locator(".warning")).to_contain_text("a phone cannot open it")  # 127.0.0.1
+    qr_src = saved.locator("img.qr").get_attribute("src") or ""
+    png = page.request.get(qr_src.replace("format=svg", "format=png"))
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.body())))
+    assert [d.text for d in decoded] == [url]
+    _screenshot_library(page)
+
+    phone = browser.new_context(locale="ru-RU", viewport={"width": 360, "height": 740})
+    other = phone.new_page()
+    other.goto(url)
+    other.wait_for_selector("body[data-ready='true']")
+    expect(other.locator("#shared-title")).to_have_text("Sunny walk, Sunday")
+    expect(other.locator("#shared-tracks .track")).to_have_count(10)
+    expect(other.locator("#shared-tracks .reasons li").first).to_contain_text("радость")
+    assert other.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    other.screenshot(path=str(SCREENSHOTS / "shared-phone.png"))
+
+    page.get_by_role("button", name="Stop sharing").click()
+    expect(saved.locator(".share-link")).to_have_count(0)
+    other.reload()
+    other.wait_for_selector("body[data-ready='true']")
+    expect(other.locator("#shared-error")).to_have_text("Владелец плейлиста отозвал эту ссылку.")
+    phone.close()
+
+    page.get_by_role("button", name="Play Sunny walk, Sunday").click()
+    expect(page.locator("#playlist-title")).to_have_text("Sunny walk, Sunday")
+    expect(page.locator("#playlist .track")).to_have_count(10)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete Sunny walk, Sunday").click()
+    expect(saved).to_have_count(0)
+    expect(page.locator("#library-empty")).to_be_visible()
+
+
+def test_shift_c_opens_the_camera_and_takes_the_photo(page: Page) -> None:
+    page.keyboard.press("Shift+C")
+    expect(page.locator("#camera-video")).to_be_visible()
+    with page.expect_response("**/api/v1/mood-playlist", timeout=20_000):
+        page.keyboard.press("Shift+C")
+
+
+def _screenshot(page: Page, name: str) -> None:
+    page.evaluate(
+        "document.getElementById('result').scrollIntoView({block: 'start', behavior: 'instant'})"
+    )
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled")
+
+
+def _screenshot_library(page: Page) -> None:
+    page.locator("#library-title").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "my-playlists.png"), animations="disabled")
