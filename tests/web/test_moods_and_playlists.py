@@ -195,3 +195,28 @@ def _screenshot(page: Page, name: str) -> None:
 def _screenshot_library(page: Page) -> None:
     page.locator("#library-title").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "my-playlists.png"), animations="disabled")
+
+
+def test_api_docs_render_without_network(browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    """Swagger UI and ReDoc come from this server; the one foreign URL left in ReDoc (its
+    "powered by" logo) is refused by the docs' CSP before any request is made."""
+    context = browser.new_context()
+    page = context.new_page()
+    foreign: list[str] = []
+
+    def only_this_server(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.url.startswith(live_server):
+            route.continue_()
+        else:
+            foreign.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(f"{live_server}/docs")
+    expect(page.locator(".opblock").first).to_be_visible()
+    shared = page.locator(".opblock-summary-path", has_text="/api/v1/shared/{token}")
+    expect(shared).to_have_count(1)
+    page.goto(f"{live_server}/redoc")
+    expect(page.get_by_text("Rank catalog tracks for a mood").first).to_be_attached()
+    assert foreign == []
+    context.close()

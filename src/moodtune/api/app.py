@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from moodtune import __version__
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db_health.close()
         engine.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from files in the package: self-hosts have no CDN
         title="moodtune",
         version=__version__,
         description="Music recommendations from how you feel. Errors are "
