@@ -18,6 +18,7 @@ from moodtune.catalog.models import FeedbackEvent, Track
 from moodtune.recommend import MoodPlan, RankedTrack, RankQuery, TrackMatrix, plan_mood, rank
 from moodtune.recommend.mood import EmotionInput, Goal, Strategy
 from moodtune.recommend.rank import Popularity
+from moodtune.recommend.reasons import Reason
 from moodtune.recommend.taste import (
     DEFAULT_MODEL,
     Event,
@@ -58,6 +59,9 @@ class PlaylistParams:
     preset: str = "heard"
     goal: Goal = "auto"
     include_non_music: bool = False
+    #: Why these tracks, instead of the strategy's words (``intent_*`` code), e.g. for tracks
+    #: like an uploaded one.
+    intent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ def recommend_playlist(
     )
     query = RankQuery(
         targets=plan.targets,
-        intents=plan.intents,
+        intents=[Reason(params.intent)] * len(plan.path) if params.intent else plan.intents,
         n=params.n,
         journey=params.strategy == "journey",
         points=plan.path,

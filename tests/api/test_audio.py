@@ -154,3 +154,61 @@ def test_mood_playlists_over_the_analysed_library(lib_client: TestClient) -> Non
     assert "Flagged as not music (you asked to include it)" in [r["text"] for r in tone["reasons"]]
     mixed = lib_client.post("/api/v1/recommendations", json={**body, "playable_only": False}).json()
     assert any(t["audio_url"] is None for t in mixed["tracks"])
+
+
+def test_an_uploaded_track_is_analysed_and_gets_tracks_like_it(lib_client: TestClient) -> None:
+    data = (DEMO / "etr_0.ogg").read_bytes()
+    answer = lib_client.post(
+        "/api/v1/analyze", files={"audio": ("mine.ogg", data, "audio/ogg")}, params={"lang": "en"}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["heard_mood"]["source"] == "audio" and body["heard_mood"]["quadrant"] in (
+        "Q1", "Q2", "Q3", "Q4"
+    )  # fmt: skip
+    assert 30 < body["features"]["tempo"] < 250 and body["features"]["loudness"] < 0
+    key = body["features"]["key"]
+    mode = "major" if body["features"]["mode"] == 1 else "minor"
+    assert body["key_name"].endswith(mode) and body["key_name"].split()[0] in (
+        "C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B"
+    )  # fmt: skip
+    assert 0 <= key < 12 and set(body["estimators"]) >= {"tempo", "key", "valence"}
+    assert 0 < body["analysed_s"] <= 60.5 and body["duration_s"] >= body["analysed_s"]
+    assert list(body["style"].values()) == sorted(body["style"].values(), reverse=True)
+    assert body["spectrogram"].startswith("data:image/png;base64,")
+    assert len(body["catalog"]) == 5
+    assert body["catalog"][0]["reasons"][0]["params"]["intent"] == "intent_like_upload"
+    assert "near where our audio model hears your track" in body["catalog"][0]["reasons"][0]["text"]
+    # the same file is in the analysed library: it is the nearest there, at cosine ~1
+    nearest = body["library"][0]
+    assert nearest["title"] and nearest["similarity"] > 0.99
+    assert nearest["reasons"][0]["code"] == "sounds_alike"
+
+
+@pytest.mark.parametrize(
+    ("upload", "status", "code"),
+    [
+        (("notes.txt", b"hello, not audio", "text/plain"), 415, "unsupported_media_type"),
+        (("fake.mp3", b"\x00\x01 not really an mp3" * 50, "audio/mpeg"), 400, "bad_audio"),
+        (("empty.ogg", b"", "audio/ogg"), 400, "bad_audio"),
+    ],
+    ids=["text", "garbage", "empty"],
+)
+def test_uploads_that_are_not_audio(
+    lib_client: TestClient, upload: tuple[str, bytes, str], status: int, code: str
+) -> None:
+    assert_error(lib_client.post("/api/v1/analyze", files={"audio": upload}), status, code)
+
+
+def test_a_too_large_track_is_refused_before_analysis(
+    catalog_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    settings = Settings(
+        database_url=catalog_db, data_dir=tmp_path_factory.mktemp("small"), max_audio_bytes=10_000
+    )
+    data = (DEMO / "etr_0.ogg").read_bytes()
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        answer = client.post("/api/v1/analyze", files={"audio": ("a.ogg", data, "audio/ogg")})
+        assert_error(answer, 413, "too_large")
+        missing = client.post("/api/v1/analyze", files={"image": ("a.ogg", b"x", "audio/ogg")})
+        assert_error(missing, 422, "validation_error")

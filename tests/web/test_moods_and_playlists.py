@@ -3,7 +3,10 @@
 
 import io
 import re
+import tarfile
+from pathlib import Path
 
+import pytest
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page, expect
@@ -150,7 +153,7 @@ def test_keep_rename_share_by_qr_and_delete_a_playlist(
     png = page.request.get(qr_src.replace("format=svg", "format=png"))
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.body())))
     assert [d.text for d in decoded] == [url]
-    _screenshot_library(page)
+    _screenshot(page, "my-playlists", "#library-title")
 
     phone = browser.new_context(locale="ru-RU", viewport={"width": 360, "height": 740})
     other = phone.new_page()
@@ -185,16 +188,12 @@ def test_shift_c_opens_the_camera_and_takes_the_photo(page: Page) -> None:
         page.keyboard.press("Shift+C")
 
 
-def _screenshot(page: Page, name: str) -> None:
-    page.evaluate(
-        "document.getElementById('result').scrollIntoView({block: 'start', behavior: 'instant'})"
+def _screenshot(page: Page, name: str, selector: str = "#result") -> None:
+    """``selector`` at the top of the viewport, for the README."""
+    page.locator(selector).evaluate(
+        "(e) => e.scrollIntoView({block: 'start', behavior: 'instant'})"
     )
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled")
-
-
-def _screenshot_library(page: Page) -> None:
-    page.locator("#library-title").scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / "my-playlists.png"), animations="disabled")
 
 
 def test_api_docs_render_without_network(browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
@@ -220,3 +219,48 @@ def test_api_docs_render_without_network(browser, live_server: str) -> None:  # 
     expect(page.get_by_text("Rank catalog tracks for a mood").first).to_be_attached()
     assert foreign == []
     context.close()
+
+
+SHARED = REPO.parent / "shared" / "data"
+
+
+def _real_clip() -> dict:
+    """A 30 s clip of real music (Hedgewars soundtrack, GPL-2) from ../shared/data."""
+    archive = SHARED / "music_clips.tar"
+    if not archive.exists():
+        pytest.skip(f"{archive} not here (the shared data set)")
+    with tarfile.open(archive) as tar:
+        member = next(m for m in tar if m.name.endswith(".ogg"))
+        data = tar.extractfile(member).read()  # type: ignore[union-attr]
+    return {"name": Path(member.name).name, "mimeType": "audio/ogg", "buffer": data}
+
+
+def test_analyse_a_track_shows_what_the_network_hears_and_tracks_like_it(page: Page) -> None:
+    clip = _real_clip()
+    with page.expect_response("**/api/v1/analyze") as answer:
+        page.set_input_files("#track-input", files=[clip])
+    assert answer.value.ok, answer.value.text()
+    body = answer.value.json()
+    result = page.locator("#track-result")
+    expect(result).to_be_visible()
+    expect(page.locator("#track-name")).to_have_text(clip["name"])
+    expect(page.locator("#track-heard")).to_contain_text("Our audio model hears it as")
+    wait_until(page, "document.getElementById('spectrogram').naturalWidth > 0")
+    key = page.locator("#track-facts dd").nth(2)
+    expect(key).to_have_text(re.compile(r"^[A-G]♯? (major|minor)$"))
+    expect(page.locator("#like-catalog .track")).to_have_count(len(body["catalog"]))
+    expect(page.locator("#like-library .track")).to_have_count(len(body["library"]))
+    first = page.locator("#like-library .track").first
+    expect(first.locator(".reasons li").first).to_contain_text("Sounds alike")
+    first.locator(".play-track").click()
+    expect(first).to_have_class("track playing")
+    _screenshot(page, "analyse-track", "#analyse-title")
+
+    page.click("#lang-toggle")
+    expect(key).to_have_text(re.compile(r"^[A-G]♯? (мажор|минор)$"))
+    expect(page.locator("#track-heard")).to_contain_text("Наша аудиомодель слышит")
+
+    page.set_input_files(
+        "#track-input", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hi"}]
+    )
+    expect(page.locator(".toast.error")).to_contain_text("не аудио")  # 415, in Russian

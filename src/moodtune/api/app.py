@@ -15,6 +15,7 @@ from moodtune import __version__
 from moodtune.api.errors import install_error_handlers
 from moodtune.api.metrics import Metrics, MetricsMiddleware
 from moodtune.api.routers import (
+    analysis,
     emotions,
     health,
     listeners,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         emotions.router,
         listeners.router,
         playlists.router,
+        analysis.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

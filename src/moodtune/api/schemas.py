@@ -421,6 +421,28 @@ class RecommendationOut(BaseModel):
         )
 
 
+class AnalysisOut(BaseModel):
+    """What moodtune hears in an uploaded track, and tracks like it."""
+
+    style: dict[str, float] = Field(description="Style probabilities, most likely first.")
+    heard_mood: HeardMoodOut
+    features: dict[str, float | int] = Field(
+        description="valence, energy, danceability, tempo (BPM), loudness (dB), key (0-11), "
+        "mode (1 major), duration_ms"
+    )
+    key_name: str | None = Field(description="Key and mode as names, e.g. C♯ minor.")
+    estimators: dict[str, str] = Field(description="Which estimator produced each feature.")
+    duration_s: float
+    analysed_s: float = Field(description="Seconds decoded: long files are sampled in windows.")
+    music_likelihood: float
+    non_music: str | None = Field(description="Why it is not music, if it is not.")
+    spectrogram: str | None = Field(
+        description="Mel spectrogram of the first window, PNG data URI."
+    )
+    catalog: list[RankedTrackOut] = Field(description="Catalog tracks heard near it.")
+    library: list[SimilarTrackOut] = Field(description="Library tracks that sound alike.")
+
+
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -13,7 +13,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from moodtune.errors import BadForm, TooLarge, UnsupportedMedia
 
-__all__ = ["read_photo_form"]
+__all__ = ["read_photo_form", "read_upload_form"]
 
 _FORM_OVERHEAD_BYTES = 64 * 1024  # boundaries, part headers and the small parameter fields
 
@@ -36,10 +36,20 @@ async def read_photo_form(
 ) -> tuple[bytes, dict[str, str]]:
     """The ``image`` file's bytes and the other (text) fields of a multipart form, which must
     be among ``allowed`` and sent once."""
+    data, _, fields = await read_upload_form(
+        request, field="image", what="photo", max_bytes=max_bytes, allowed=allowed
+    )
+    return data, fields
+
+
+async def read_upload_form(
+    request: Request, *, field: str, what: str, max_bytes: int, allowed: Collection[str] = ()
+) -> tuple[bytes, str, dict[str, str]]:
+    """The file of ``field`` (bytes and declared content type) and the other text fields."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise UnsupportedMedia(
-            "send the photo as multipart/form-data in a field named 'image'",
+            f"send the {what} as multipart/form-data in a field named '{field}'",
             content_type=content_type,
         )
     limit = max_bytes + _FORM_OVERHEAD_BYTES
@@ -60,17 +70,18 @@ async def read_photo_form(
     except MultiPartException as exc:
         raise BadForm(f"malformed multipart body: {exc.message}") from exc
     try:
-        image = form.get("image")
-        if not isinstance(image, UploadFile):
-            message = "Field required: a photo file named 'image'"
+        upload = form.get(field)
+        if not isinstance(upload, UploadFile):
+            message = f"Field required: a {what} file named '{field}'"
             raise RequestValidationError(
-                [{"loc": ("body", "image"), "msg": message, "type": "missing"}]
+                [{"loc": ("body", field), "msg": message, "type": "missing"}]
             )
-        data = await image.read()
+        data = await upload.read()
+        declared = upload.content_type or ""
         fields = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
     finally:
         await form.close()  # every part, also files sent under other names
-    return data, _check_fields(fields, allowed)
+    return data, declared, _check_fields(fields, allowed)
 
 
 def _check_fields(fields: list[tuple[str, str]], allowed: Collection[str]) -> dict[str, str]:

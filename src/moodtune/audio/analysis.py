@@ -36,6 +36,7 @@ class TrackAnalysis:
     embedding: np.ndarray  # float32 (dim,)
     analysed_s: float  # seconds of audio actually decoded
     music: MusicCheck  # is it music at all (silence, noise, tones, speech are flagged)
+    mel_preview: np.ndarray | None = None  # float32 (n_mels, frames) dB: the first window
 
     def to_json(self) -> dict[str, Any]:
         """The ``moodtune analyze`` shape of DESIGN.md section 6, plus quadrant and duration."""
@@ -106,4 +107,5 @@ def analyse_file(
         embedding=out.embedding,
         analysed_s=sum(len(w) for w in windows) / ANALYSIS_RATE,
         music=check_music(powers, pulse=dsp.pulse, duration_s=info.duration_s),
+        mel_preview=mels[0],
     )

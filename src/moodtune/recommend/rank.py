@@ -326,15 +326,24 @@ class RankedTrack:
 
 
 def heard_placement(matrix: TrackMatrix, row: int) -> HeardPlacement:
-    probs = matrix.heard.probs[row]
+    return heard_placement_of(
+        matrix.heard, row, "audio" if matrix.heard_from_audio[row] else "features"
+    )
+
+
+def heard_placement_of(
+    heard: HeardMood, row: int, source: Literal["features", "audio"]
+) -> HeardPlacement:
+    """Row ``row`` of a heard-mood placement, as responses and the mood map show it."""
+    probs = heard.probs[row]
     best = int(np.argmax(probs))
     return HeardPlacement(
-        valence=round(float(matrix.heard.point[row, 0]), 4),
-        arousal=round(float(matrix.heard.point[row, 1]), 4),
-        uncertainty=round(float(matrix.heard.spread[row]), 4),
+        valence=round(float(heard.point[row, 0]), 4),
+        arousal=round(float(heard.point[row, 1]), 4),
+        uncertainty=round(float(heard.spread[row]), 4),
         quadrant=QUADRANTS[best],
         probability=round(float(probs[best]), 4),
-        source="audio" if matrix.heard_from_audio[row] else "features",
+        source=source,
     )
 
 

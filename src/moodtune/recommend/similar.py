@@ -12,7 +12,7 @@ import numpy as np
 from moodtune.errors import InvalidInput
 from moodtune.recommend.reasons import Reason
 
-__all__ = ["EmbeddingTable", "nearest", "similarity_reasons"]
+__all__ = ["EmbeddingTable", "nearest", "nearest_to_vector", "similarity_reasons"]
 
 #: A style counts as "the track's style" above this probability (multi-label sigmoid output).
 _STYLE_PRESENT = 0.35
@@ -60,6 +60,25 @@ def nearest(
         cosine[table.hidden] = -np.inf
         candidates -= int(np.count_nonzero(np.delete(table.hidden, row)))
     k = min(n, candidates)
+    if k <= 0:
+        return []
+    top = np.argpartition(-cosine, k - 1)[:k]
+    top = top[np.lexsort((table.ids[top], -cosine[top]))]
+    return [(int(table.ids[i]), round(float(cosine[i]), 4)) for i in top]
+
+
+def nearest_to_vector(
+    table: EmbeddingTable, vector: np.ndarray, n: int = 10, *, include_hidden: bool = False
+) -> list[tuple[int, float]]:
+    """The ``n`` tracks whose embeddings are nearest to ``vector`` (a track not in the table,
+    such as an uploaded one), best first; same rules as :func:`nearest`."""
+    norm = float(np.linalg.norm(vector))
+    if len(table) == 0 or norm == 0:
+        return []
+    cosine = table.vectors @ (np.asarray(vector, np.float32) / norm)
+    if table.hidden is not None and not include_hidden:
+        cosine[table.hidden] = -np.inf
+    k = min(n, int(np.count_nonzero(np.isfinite(cosine))))
     if k <= 0:
         return []
     top = np.argpartition(-cosine, k - 1)[:k]

@@ -41,6 +41,11 @@ export const api = {
     }
     return request("/mood-playlist", { method: "POST", body: form });
   },
+  analyse(file) {
+    const form = new FormData();
+    form.append("audio", file);
+    return request("/analyze", { method: "POST", body: form });
+  },
   recommend: (payload) => request("/recommendations", json("POST", payload)),
   feedback: (trackId, kind, positionMs) =>
     request("/feedback", json("POST", { track_id: trackId, kind, position_ms: positionMs })),

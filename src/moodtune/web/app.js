@@ -1,4 +1,5 @@
 // moodtune's page: photo or webcam in, mood and playlist out, a player at the bottom.
+import { TrackAnalysis } from "./analyse.js";
 import { api } from "./api.js";
 import { hasKey, lang, preferredLang, setLang, t, tn } from "./i18n.js";
 import { setIcon } from "./icons.js";
@@ -15,7 +16,13 @@ const FEELINGS = ["calm", "tired", "focused", "bored", "content"];
 // mood: the mood part of a request ({emotions} from a photo, {emotion}, {feeling} or {point});
 // photo: the last photo's reading, kept while the mood is corrected by hand.
 const state = { photo: null, photoUrl: null, mood: null, face: "all", result: null, opened: null, busy: false, taste: null };
-const player = new Player({ onChange: (i) => markPlaying($("playlist"), i) });
+// The list the player plays from: the playlist, or a list under "Analyse a track".
+let playingList = null;
+const player = new Player({ onChange: (i) => markPlaying(playingList || $("playlist"), i) });
+function playFrom(list) {
+  for (const other of document.querySelectorAll(".playlist")) if (other !== list) markPlaying(other, -1);
+  playingList = list;
+}
 
 // ---- messages -------------------------------------------------------------
 function toast(message, { kind = "info", retry = null } = {}) {
@@ -75,6 +82,7 @@ $("lang-toggle").addEventListener("click", async () => {
   showTasteNote();
   showMoodChoice();
   library.render();
+  trackAnalysis.render();
   if (state.result) render(state.result);
   else if (state.opened) renderTracks(playlistTracks(state.opened));
 });
@@ -287,6 +295,7 @@ function show(result) {
   $("save-form").hidden = false;
   $("playlist-name").value = defaultName(result);
   player.load(result.tracks);
+  playFrom($("playlist"));
   render(result);
   $("result").hidden = false;
   $("result").scrollIntoView({ behavior: "smooth", block: "start" });
@@ -324,18 +333,20 @@ function render(result) {
 function renderTracks(tracks) {
   drawPlaylist($("playlist"), tracks, {
     play: (i) => player.play(i),
-    feedback: async (track, kind, button) => {
-      try {
-        await api.feedback(track.id, kind, null);
-        button.setAttribute("aria-pressed", "true");
-        toast(t(kind === "like" ? "liked" : "disliked", { title: track.title }));
-        showTaste();
-      } catch (error) {
-        explain(error, null);
-      }
-    },
+    feedback: sendFeedback,
   });
-  markPlaying($("playlist"), player.index);
+  markPlaying($("playlist"), playingList === $("playlist") ? player.index : -1);
+}
+
+async function sendFeedback(track, kind, button) {
+  try {
+    await api.feedback(track.id, kind, null);
+    button.setAttribute("aria-pressed", "true");
+    toast(t(kind === "like" ? "liked" : "disliked", { title: track.title }));
+    showTaste();
+  } catch (error) {
+    explain(error, null);
+  }
 }
 
 // A saved playlist opened from "My playlists": its tracks and reasons, no mood to show.
@@ -344,6 +355,7 @@ function openSaved(playlist) {
   state.result = null;
   const tracks = playlistTracks(playlist);
   player.load(tracks);
+  playFrom($("playlist"));
   $("result").hidden = false;
   $("result").querySelector(".panel").hidden = true;
   $("playlist-title").textContent = playlist.name;
@@ -464,6 +476,7 @@ $("lang-toggle").textContent = lang() === "en" ? "RU" : "EN";
 player.relabel();
 buildMoodPickers();
 const library = new Library({ open: openSaved, explain, toast });
+const trackAnalysis = new TrackAnalysis({ player, explain, feedback: sendFeedback, playFrom });
 document.body.dataset.ready = "true";
 loadGenres();
 showTaste();

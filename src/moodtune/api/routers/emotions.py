@@ -63,8 +63,8 @@ def _pipeline(request: Request) -> EmotionPipeline:
 
 
 #: Form fields ``POST /mood-playlist`` takes beside the photo: the photo gives the mood, so
-#: ``emotion``/``emotions`` are refused like any unknown field.
-PLAYLIST_FIELDS = frozenset(RecommendIn.model_fields) - {"emotion", "emotions"}
+#: the other mood fields are refused like any unknown field.
+PLAYLIST_FIELDS = frozenset(RecommendIn.model_fields) - {"emotion", "emotions", "point", "feeling"}
 #: Form values are text; these are read as JSON (10, true) to meet the JSON body's types.
 _TYPED_FIELDS = frozenset({"n", "seed", "explicit", "playable_only", "include_non_music"})
 
