@@ -212,3 +212,19 @@ def test_a_too_large_track_is_refused_before_analysis(
         assert_error(answer, 413, "too_large")
         missing = client.post("/api/v1/analyze", files={"image": ("a.ogg", b"x", "audio/ogg")})
         assert_error(missing, 422, "validation_error")
+
+
+def test_catalog_summary_counts_what_the_filters_act_on(lib_client: TestClient) -> None:
+    summary = lib_client.get("/api/v1/catalog").json()
+    assert summary["tracks"] == lib_client.get("/api/v1/tracks").json()["total"] == 1505
+    assert summary["playable"] == 5  # the analysed library files
+    assert 0 <= summary["explicit"] and 0 <= summary["explicit_unknown"] <= summary["tracks"]
+    explicit_rows = [
+        t
+        for page in range(0, 1505, 200)
+        for t in lib_client.get("/api/v1/tracks", params={"limit": 200, "offset": page}).json()[
+            "items"
+        ]
+        if t["features"].get("explicit") is True
+    ]
+    assert len(explicit_rows) == summary["explicit"]

@@ -264,3 +264,35 @@ def test_analyse_a_track_shows_what_the_network_hears_and_tracks_like_it(page: P
         "#track-input", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hi"}]
     )
     expect(page.locator(".toast.error")).to_contain_text("не аудио")  # 415, in Russian
+
+
+def test_genre_picker_searches_and_shows_chips_and_explicit_shows_only_if_it_matters(
+    page: Page,
+) -> None:
+    search = page.locator("#genre-search")
+    search.fill("JAZZ")
+    search.press("Enter")
+    chips = page.locator("#genre-chips .chip")
+    expect(chips).to_have_count(1)
+    expect(chips.first).to_have_text("jazz ×")
+    for name in ("rock", "pop", "ambient"):
+        search.fill(name)
+        search.press("Enter")
+    expect(chips).to_have_count(3)
+    expect(page.locator(".toast")).to_contain_text("Up to 3 genres")
+    page.get_by_role("button", name="Remove rock").click()
+    expect(chips).to_have_count(2)
+    search.fill("no such genre")
+    search.press("Enter")
+    expect(page.locator("#genre-note")).to_have_text("No such genre in the catalog.")
+    expect(chips).to_have_count(2)
+    with page.expect_request("**/api/v1/recommendations") as sent:
+        page.click("#mood-picker [data-emotion=happy]")
+    assert sent.value.post_data_json["genres"] == ["jazz", "pop"]
+
+    summary = page.request.get(page.url.rstrip("/") + "/api/v1/catalog").json()
+    control = page.locator("#explicit-control")
+    if summary["explicit"] == 0:
+        expect(control).to_be_hidden()
+    else:
+        expect(control).to_be_visible()

@@ -172,6 +172,15 @@ class SimilarOut(BaseModel):
     tracks: list[SimilarTrackOut]
 
 
+class CatalogSummaryOut(BaseModel):
+    tracks: int
+    explicit: int = Field(description="Tracks marked explicit.")
+    explicit_unknown: int = Field(
+        description="Tracks without an explicit flag (kept by the filter)."
+    )
+    playable: int = Field(description="Tracks this server can stream (the analysed library).")
+
+
 class TasteOut(BaseModel):
     """What moodtune has learned of this listener's taste so far."""
 

@@ -34,6 +34,7 @@ __all__ = [
     "UpsertCounts",
     "active_share",
     "add_feedback",
+    "catalog_summary",
     "catalog_version",
     "create_playlist",
     "delete_playlist",
@@ -236,6 +237,24 @@ def genre_counts(*, session: Session) -> list[tuple[str, int]]:
         .order_by(func.count(track_genres.c.track_id).desc(), Genre.name)
     )
     return [(name, int(count)) for name, count in session.execute(query).all()]
+
+
+def catalog_summary(*, session: Session) -> dict[str, int]:
+    """Counts the page needs to show or hide its filters: tracks, explicit, explicit unknown,
+    and tracks with audio this server can stream."""
+    row = session.execute(
+        select(
+            func.count(Track.id),
+            func.count(Track.id).filter(Track.explicit.is_(True)),
+            func.count(Track.id).filter(Track.explicit.is_(None)),
+            func.count(Track.id).filter(
+                (Track.audio_path.is_not(None)) | (Track.audio_key.is_not(None))
+            ),
+        )
+    ).one()
+    return dict(
+        zip(("tracks", "explicit", "explicit_unknown", "playable"), map(int, row), strict=True)
+    )
 
 
 def track_count(*, session: Session) -> int:

@@ -32,6 +32,7 @@ const json = (method, payload) => ({
 
 export const api = {
   genres: () => request("/genres"),
+  catalog: () => request("/catalog"),
   taste: () => request("/listeners/me/taste"),
   moodPlaylist(image, params) {
     const form = new FormData();

@@ -1,6 +1,7 @@
 // moodtune's page: photo or webcam in, mood and playlist out, a player at the bottom.
 import { TrackAnalysis } from "./analyse.js";
 import { api } from "./api.js";
+import { GenrePicker } from "./genres.js";
 import { hasKey, lang, preferredLang, setLang, t, tn } from "./i18n.js";
 import { setIcon } from "./icons.js";
 import { Library, playlistTracks } from "./library.js";
@@ -83,6 +84,8 @@ $("lang-toggle").addEventListener("click", async () => {
   showMoodChoice();
   library.render();
   trackAnalysis.render();
+  genrePicker.render();
+  showExplicitControl();
   if (state.result) render(state.result);
   else if (state.opened) renderTracks(playlistTracks(state.opened));
 });
@@ -90,11 +93,10 @@ $("lang-toggle").addEventListener("click", async () => {
 // ---- parameters -----------------------------------------------------------
 function params() {
   const form = $("params");
-  const genres = [...$("genres").selectedOptions].map((o) => o.value);
   return {
     strategy: form.elements.strategy.value,
     n: Math.min(50, Math.max(1, Number($("length").value) || 10)),
-    genres,
+    genres: genrePicker.chosen,
     popularity: $("popularity").value,
     explicit: $("explicit").checked,
     playable_only: $("playable").checked,
@@ -102,13 +104,27 @@ function params() {
   };
 }
 
-$("genres").addEventListener("change", () => {
-  const chosen = [...$("genres").selectedOptions];
-  if (chosen.length > 3) {
-    chosen.at(-1).selected = false;
-    toast(t("genres_max"));
+const genrePicker = new GenrePicker({ onFull: () => toast(t("genres_max")) });
+
+// The explicit filter only where it can do something: some track must carry the flag.
+async function loadCatalogSummary() {
+  try {
+    state.catalog = await api.catalog();
+  } catch {
+    state.catalog = null;
   }
-});
+  showExplicitControl();
+}
+
+function showExplicitControl() {
+  const summary = state.catalog;
+  $("explicit-control").hidden = !summary || summary.explicit === 0;
+  if (summary && summary.explicit > 0) {
+    $("explicit-note").textContent = summary.explicit_unknown
+      ? tn("explicit_unknown", summary.explicit_unknown, { total: summary.tracks })
+      : "";
+  }
+}
 
 let tasteAsked = 0;
 
@@ -136,13 +152,7 @@ async function showTaste() {
 
 async function loadGenres() {
   try {
-    const genres = await api.genres();
-    for (const g of genres.slice(0, 60)) {
-      const option = document.createElement("option");
-      option.value = g.name;
-      option.textContent = `${g.name} (${g.tracks})`;
-      $("genres").append(option);
-    }
+    genrePicker.setGenres(await api.genres());
   } catch (error) {
     explain(error, loadGenres);
   }
@@ -479,5 +489,6 @@ const library = new Library({ open: openSaved, explain, toast });
 const trackAnalysis = new TrackAnalysis({ player, explain, feedback: sendFeedback, playFrom });
 document.body.dataset.ready = "true";
 loadGenres();
+loadCatalogSummary();
 showTaste();
 library.refresh();

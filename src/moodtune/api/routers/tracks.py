@@ -10,6 +10,7 @@ from moodtune.api.covers import placeholder_cover
 from moodtune.api.deps import IndexDep, LangDep, SessionDep, StorageDep
 from moodtune.api.schemas import (
     FEATURE_FIELDS,
+    CatalogSummaryOut,
     ErrorOut,
     GenreOut,
     Offset,
@@ -57,6 +58,13 @@ def list_tracks(
 def get_track(track_id: TrackIdPath, session: SessionDep) -> TrackOut:
     """One track with its features, genres and the estimator behind each feature."""
     return TrackOut.from_track(repo.get_track(track_id, session=session))
+
+
+@router.get("/catalog", response_model=CatalogSummaryOut)
+def catalog_summary(session: SessionDep) -> CatalogSummaryOut:
+    """How many tracks there are, how many are marked explicit or have no explicit flag, and
+    how many this server can stream (the page hides filters that would do nothing)."""
+    return CatalogSummaryOut(**repo.catalog_summary(session=session))
 
 
 @router.get("/genres", response_model=list[GenreOut])
