@@ -296,3 +296,76 @@ def test_genre_picker_searches_and_shows_chips_and_explicit_shows_only_if_it_mat
         expect(control).to_be_hidden()
     else:
         expect(control).to_be_visible()
+
+
+#: WCAG 2 contrast of an element's text against the first opaque background behind it.
+CONTRAST_JS = """(selectors) => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let node = el; node; node = node.parentElement) {
+      const c = rgb(getComputedStyle(node).backgroundColor);
+      if (c.length < 4 || c[3] > 0.99) return c;
+    }
+    return [255, 255, 255];
+  };
+  const out = [];
+  for (const selector of selectors) {
+    for (const el of document.querySelectorAll(selector)) {
+      if (el.offsetParent === null) continue;
+      const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+      out.push([selector, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]);
+    }
+  }
+  return out;
+}"""
+NEW_VIEW_TEXT = [
+    ".chip", ".chip[aria-pressed=true]", ".saved-name", ".saved .muted", ".warning",
+    ".share-link", ".facts dt", ".facts dd", "#genre-note", "#track-heard",
+    "#library .button.ghost", ".rename-form input",
+]  # fmt: skip
+
+
+def test_new_views_at_360px_keep_contrast_names_and_no_sideways_scroll(
+    browser,  # type: ignore[no-untyped-def]
+    live_server: str,
+) -> None:
+    for theme in ("light", "dark"):
+        context = browser.new_context(
+            viewport={"width": 360, "height": 740}, is_mobile=True, color_scheme=theme
+        )
+        page = context.new_page()
+        page.goto(live_server)
+        page.wait_for_selector("body[data-ready='true']")
+        _choose(page, "#feeling-picker [data-feeling=bored]")
+        page.click("#save")
+        expect(page.locator("#library .saved")).to_have_count(1)
+        page.locator("#library .saved button", has_text="Share").click()
+        expect(page.locator(".share-link")).to_be_visible()
+        page.locator("#genre-search").fill("polka-free nonsense")
+        page.locator("#genre-search").press("Enter")
+        with page.expect_response("**/api/v1/analyze"):
+            page.set_input_files("#track-input", str(REPO / "demo" / "music" / "etr_0.ogg"))
+        expect(page.locator("#track-result")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"{theme}: the page is {width}px wide at 360px"
+        ratios = page.evaluate(CONTRAST_JS, NEW_VIEW_TEXT)
+        page.locator("#library .saved button", has_text="Rename").click()
+        expect(page.locator(".rename-form input")).to_be_visible()
+        ratios += page.evaluate(CONTRAST_JS, [".rename-form input"])
+        low = [(s, round(r, 2)) for s, r in ratios if r < 4.5]
+        assert not low, f"{theme}: below AA 4.5:1: {low}"
+        missing = set(NEW_VIEW_TEXT) - {s for s, _ in ratios}
+        assert not missing, missing
+        unnamed = page.evaluate(
+            """() => [...document.querySelectorAll('button, input, select, a[href]')]
+                .filter((el) => el.offsetParent !== null)
+                .filter((el) => !(el.getAttribute('aria-label') || el.textContent.trim()
+                                  || (el.labels && el.labels.length)))
+                .map((el) => el.outerHTML.slice(0, 80))"""
+        )
+        assert unnamed == []
+        context.close()
