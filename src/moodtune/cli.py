@@ -626,6 +626,10 @@ def _print_analysis(doc: dict[str, Any]) -> None:
     for name, value in doc["features"].items():
         table.add_row(name, str(value), doc["estimators"].get(name, ""))
     console.print(table)
+    from moodtune.audio.analysis import key_name
+
+    features = doc["features"]
+    console.print(f"key: {key_name(features.get('key'), features.get('mode'))}", highlight=False)
     top = sorted(doc["style"].items(), key=lambda kv: -kv[1])[:3]
     console.print("style: " + ", ".join(f"{k} {v:.0%}" for k, v in top), highlight=False)
     console.print(

@@ -85,6 +85,16 @@ def test_a_mood_without_a_photo_then_a_feeling_then_a_point_on_the_map(page: Pag
     wait_until(page, "document.querySelector('#circumplex .map-mood').cx.baseVal.value > 40")
     x, y = _drawn(page, ".map-mood")
     assert (x, y) == (point["valence"] * 100, -point["arousal"] * 100)
+    # drag the mood from the upper right to the lower left: the point where it is let go
+    start = (box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.2)
+    with page.expect_response("**/api/v1/recommendations") as answer:
+        page.mouse.move(*start)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5, steps=5)
+        page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.75, steps=5)
+        page.mouse.up()
+    dropped = answer.value.request.post_data_json["point"]
+    assert dropped["valence"] < -0.3 and dropped["arousal"] < -0.3
     _screenshot(page, "mood-set")
 
 

@@ -18,7 +18,9 @@ from moodtune.audio.mel import N_FFT, log_mel_from_power, power_spectrogram
 from moodtune.audio.music import MusicCheck, check_music
 from moodtune.errors import BadAudio
 
-__all__ = ["MAX_WINDOWS", "WINDOW_S", "TrackAnalysis", "analyse_file", "energy_from"]
+__all__ = ["MAX_WINDOWS", "WINDOW_S", "TrackAnalysis", "analyse_file", "energy_from", "key_name"]
+
+NOTES = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
 
 WINDOW_S = 10.0
 MAX_WINDOWS = 6
@@ -54,6 +56,13 @@ class TrackAnalysis:
                 "measures": self.music.measures,
             },
         }
+
+
+def key_name(key: int | float | None, mode: int | float | None) -> str | None:
+    """``C♯ minor`` from a pitch class and a mode (1 major, 0 minor)."""
+    if key is None or not 0 <= int(key) < 12:
+        return None
+    return f"{NOTES[int(key)]} {'major' if mode is not None and int(mode) == 1 else 'minor'}"
 
 
 def energy_from(arousal: float, loudness_db: float) -> float:

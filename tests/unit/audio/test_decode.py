@@ -171,3 +171,10 @@ def test_real_clips_decode_with_their_labelled_duration(tmp_path: Path) -> None:
     assert info.sample_rate == 22050 and abs(info.duration_s - float(row["duration_s"])) < 1.0
     y = load(target, duration_s=10.0)
     assert len(y) == 10 * ANALYSIS_RATE and 0.01 < float(np.sqrt(np.mean(y**2))) < 1.0
+
+
+def test_key_names() -> None:
+    from moodtune.audio.analysis import key_name
+
+    assert key_name(1, 0) == "C♯ minor" and key_name(0, 1) == "C major"
+    assert key_name(11, 1) == "B major" and key_name(None, 1) is None and key_name(12, 0) is None

@@ -28,7 +28,7 @@ from moodtune.api.schemas import (
     reasons_out,
 )
 from moodtune.api.uploads import read_upload_form
-from moodtune.audio.analysis import TrackAnalysis, analyse_file
+from moodtune.audio.analysis import TrackAnalysis, analyse_file, key_name
 from moodtune.audio.embed import AudioModel
 from moodtune.catalog import repo
 from moodtune.catalog.index import CatalogIndex
@@ -40,7 +40,6 @@ from moodtune.service import PlaylistParams, recommend_playlist
 
 router = APIRouter(tags=["analysis"])
 
-NOTES = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
 #: Declared types that cannot be audio; anything else is tried (browsers send odd types).
 _NOT_AUDIO = ("text/", "image/", "video/", "application/pdf", "application/json")
 _AUDIO_BODY = {
@@ -76,13 +75,6 @@ def _audio_model(request: Request) -> AudioModel:
             raise ModelError(f"the audio model is not available: {exc}") from exc
         request.app.state.audio_model = model
     return model
-
-
-def key_name(key: int | float | None, mode: int | float | None) -> str | None:
-    """``C♯ minor`` from a pitch class and a mode (1 major, 0 minor)."""
-    if key is None or not 0 <= int(key) < 12:
-        return None
-    return f"{NOTES[int(key)]} {'major' if mode is not None and int(mode) == 1 else 'minor'}"
 
 
 def spectrogram_png(mel: np.ndarray) -> str:
