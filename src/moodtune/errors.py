@@ -26,6 +26,8 @@ __all__ = [
     "NotFound",
     "NotShared",
     "Revoked",
+    "SourceAuth",
+    "SourceUnavailable",
     "TooLarge",
     "Unavailable",
     "UnsupportedMedia",
@@ -109,6 +111,18 @@ class Unavailable(MoodtuneError):
     """A dependency (database, catalog index) is not ready to serve."""
 
     code = "unavailable"
+
+
+class SourceUnavailable(MoodtuneError):
+    """A music server (Subsonic) cannot be reached or answers like a broken server."""
+
+    code = "source_unavailable"
+
+
+class SourceAuth(MoodtuneError):
+    """A music server refused moodtune's credentials for it."""
+
+    code = "source_auth"
 
 
 class ModelError(MoodtuneError):

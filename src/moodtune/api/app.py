@@ -27,6 +27,7 @@ from moodtune.api.schemas import API_PREFIX
 from moodtune.api.security import SecurityHeadersMiddleware
 from moodtune.catalog.db import DatabaseHealth, create_db_engine, make_session_factory
 from moodtune.catalog.index import CatalogIndex
+from moodtune.catalog.sources import SourceClients
 from moodtune.config import Settings
 from moodtune.service import TasteCache
 from moodtune.storage import open_storage
@@ -74,7 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:  # keep serving: /readyz reports 503 until the DB is migrated/filled
             log.exception("could not load the catalog index; run `moodtune db upgrade`")
         app.state.vision = _load_vision(settings)
+        app.state.source_clients = SourceClients(settings.data_dir)
         yield
+        app.state.source_clients.close()
         app.state.db_health.close()
         engine.dispose()
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from moodtune.catalog import repo
 from moodtune.catalog.index import CatalogIndex
 from moodtune.catalog.models import Listener
+from moodtune.catalog.sources import SourceClients
 from moodtune.config import Settings
 from moodtune.i18n import LANGS, negotiate
 from moodtune.service import TasteCache
@@ -24,6 +25,7 @@ __all__ = [
     "OptionalListenerDep",
     "SessionDep",
     "SettingsDep",
+    "SourceClientsDep",
     "StorageDep",
     "TasteCacheDep",
 ]
@@ -53,12 +55,17 @@ def _taste_cache(request: Request) -> TasteCache:
     return request.app.state.taste_cache  # type: ignore[no-any-return]
 
 
+def _source_clients(request: Request) -> SourceClients:
+    return request.app.state.source_clients  # type: ignore[no-any-return]
+
+
 def _storage(request: Request) -> Storage:
     return request.app.state.storage  # type: ignore[no-any-return]
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StorageDep = Annotated[Storage, Depends(_storage)]
+SourceClientsDep = Annotated[SourceClients, Depends(_source_clients)]
 SessionDep = Annotated[Session, Depends(_session)]
 IndexDep = Annotated[CatalogIndex, Depends(_index)]
 TasteCacheDep = Annotated[TasteCache, Depends(_taste_cache)]

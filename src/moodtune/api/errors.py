@@ -22,6 +22,8 @@ from moodtune.errors import (
     NotFound,
     NotShared,
     Revoked,
+    SourceAuth,
+    SourceUnavailable,
     TooLarge,
     Unavailable,
     UnsupportedMedia,
@@ -44,6 +46,8 @@ STATUS: dict[type[MoodtuneError], int] = {
     NotShared: 409,
     Revoked: 410,
     Unavailable: 503,
+    SourceUnavailable: 503,
+    SourceAuth: 502,
     ModelError: 500,
 }
 _HTTP_CODES = {

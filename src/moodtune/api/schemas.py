@@ -111,9 +111,7 @@ class TrackOut(BaseModel):
             source=track.source,
             features={f: getattr(track, f) for f in FEATURE_FIELDS},
             estimators=track.estimators,
-            audio_url=f"{API_PREFIX}/tracks/{track.id}/audio"
-            if track.audio_path or track.audio_key
-            else None,
+            audio_url=f"{API_PREFIX}/tracks/{track.id}/audio" if track.streamable else None,
             cover_url=f"{API_PREFIX}/tracks/{track.id}/cover",
             non_music=track.non_music,
             music_likelihood=track.music_likelihood,

@@ -13,7 +13,7 @@ __all__ = ["playlist_json", "playlist_m3u", "playlist_xspf", "track_url"]
 
 def track_url(track: Track, *, base_url: str) -> str:
     """Where a player can find the track: our audio stream when we hold the file, else Spotify."""
-    if track.audio_key or track.audio_path:
+    if track.streamable:
         return f"{base_url}/api/v1/tracks/{track.id}/audio"
     if track.spotify_id:
         return f"https://open.spotify.com/track/{track.spotify_id}"

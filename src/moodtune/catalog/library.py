@@ -41,10 +41,13 @@ __all__ = [
     "LibraryReport",
     "RemoveReport",
     "add_library",
+    "analysis_values",
+    "described",
     "library_tracks",
     "remove_from_library",
     "rescan_library",
     "scan",
+    "store_analysed",
 ]
 
 log = logging.getLogger(__name__)
@@ -243,15 +246,8 @@ def _store(done: _Done, *, session: Session, storage: Storage, copy: bool) -> No
         storage.put(cover_key, tags.cover)
     values = {
         "source": LIBRARY_SOURCE,
-        "title": tags.title,
-        "artists": tags.artists,
-        "album": tags.album,
-        "year": tags.year,
-        "search_text": " ".join([tags.title, *tags.artists, tags.album or ""]).casefold().strip(),
-        **analysis.features,
-        "estimators": analysis.estimators,
-        "non_music": analysis.music.reason,
-        "music_likelihood": analysis.music.likelihood,
+        **described(tags.title, tags.artists, tags.album, tags.year),
+        **analysis_values(analysis),
         "audio_path": str(job.path),
         "audio_key": audio_key,
         "audio_mime": AUDIO_MIME[job.path.suffix.lower()],
@@ -261,10 +257,42 @@ def _store(done: _Done, *, session: Session, storage: Storage, copy: bool) -> No
         "file_mtime": job.mtime,
     }
     track = session.get(Track, job.replaces) if job.replaces is not None else None
+    store_analysed(track, values, analysis, tags.genres, session=session)
+
+
+def described(
+    title: str, artists: list[str], album: str | None, year: int | None
+) -> dict[str, Any]:
+    """The descriptive columns of a track, with its search text."""
+    search_text = " ".join([title, *artists, album or ""]).casefold().strip()
+    return {"title": title, "artists": artists, "album": album, "year": year,
+            "search_text": search_text}  # fmt: skip
+
+
+def analysis_values(analysis: TrackAnalysis) -> dict[str, Any]:
+    """The columns an audio analysis fills (features, estimators, the music check)."""
+    return {
+        **analysis.features,
+        "estimators": analysis.estimators,
+        "non_music": analysis.music.reason,
+        "music_likelihood": analysis.music.likelihood,
+    }
+
+
+def store_analysed(
+    track: Track | None,
+    values: dict[str, Any],
+    analysis: TrackAnalysis,
+    genres: list[str],
+    *,
+    session: Session,
+) -> Track:
+    """Insert a track (``track`` None) or replace an analysed one in place, keeping its id
+    (feedback and playlists point to it), with its embedding and genres."""
     if track is None:
         track = Track(**values)
         session.add(track)
-    else:  # keep the id (feedback and playlists point to it), replace everything else
+    else:
         for name, value in values.items():
             setattr(track, name, value)
         session.execute(delete(TrackEmbedding).where(TrackEmbedding.track_id == track.id))
@@ -279,11 +307,12 @@ def _store(done: _Done, *, session: Session, storage: Storage, copy: bool) -> No
             quadrant={k: round(v, 4) for k, v in analysis.quadrant.items()},
         )
     )
-    ids = repo.genre_ids(tags.genres, session=session)
+    ids = repo.genre_ids(genres, session=session)
     if ids:
         session.execute(
             track_genres.insert(), [{"track_id": track.id, "genre_id": i} for i in ids.values()]
         )
+    return track
 
 
 def _record(

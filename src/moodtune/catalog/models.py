@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -89,6 +90,21 @@ class Genre(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
 
 
+class Source(Base):
+    """A music server whose songs are library tracks (Subsonic). Its password is not here: it
+    lives in a 0600 file under the data dir (see moodtune.catalog.sources)."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(Text)
+    username: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class Track(Base):
     """A track from an imported catalog or an analysed file, in DESIGN.md section 5 vocabulary."""
 
@@ -98,6 +114,7 @@ class Track(Base):
         CheckConstraint("mode IN (0, 1)", name="mode_binary"),
         CheckConstraint("popularity >= 0 AND popularity <= 100", name="popularity_range"),
         CheckConstraint("tempo >= 0 AND tempo <= 300", name="tempo_range"),
+        UniqueConstraint("source_id", "remote_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -155,6 +172,13 @@ class Track(Base):
     file_mtime: Mapped[float | None] = mapped_column(
         Float, doc="With audio_path and file_size: an unchanged file is not hashed again."
     )
+    source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), doc="The music server it lives on."
+    )
+    remote_id: Mapped[str | None] = mapped_column(String(200), doc="The server's id of the song.")
+    remote_rev: Mapped[str | None] = mapped_column(
+        String(64), doc="Digest of the server's metadata: a changed song is analysed again."
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, index=True
@@ -163,6 +187,11 @@ class Track(Base):
     genres: Mapped[list[Genre]] = relationship(
         secondary=track_genres, lazy="selectin", order_by=Genre.name
     )
+
+    @property
+    def streamable(self) -> bool:
+        """moodtune can play it: a local file, a stored copy, or a song on a music server."""
+        return bool(self.audio_path or self.audio_key or self.source_id)
 
 
 class TrackEmbedding(Base):

@@ -248,7 +248,9 @@ def catalog_summary(*, session: Session) -> dict[str, int]:
             func.count(Track.id).filter(Track.explicit.is_(True)),
             func.count(Track.id).filter(Track.explicit.is_(None)),
             func.count(Track.id).filter(
-                (Track.audio_path.is_not(None)) | (Track.audio_key.is_not(None))
+                Track.audio_path.is_not(None)
+                | Track.audio_key.is_not(None)
+                | Track.source_id.is_not(None)
             ),
         )
     ).one()
@@ -271,8 +273,9 @@ def matrix_columns(*, session: Session) -> dict[str, Any]:
     """Row-aligned columns for :meth:`moodtune.recommend.TrackMatrix.build`."""
     query = (
         select(Track.id, Track.title, Track.artists, Track.popularity, Track.explicit,
-               Track.audio_path, Track.audio_key, Track.duration_ms, Track.non_music,
-               TrackEmbedding.quadrant, *[getattr(Track, c) for c in MATRIX_COLUMNS])
+               Track.audio_path, Track.audio_key, Track.source_id, Track.duration_ms,
+               Track.non_music, TrackEmbedding.quadrant,
+               *[getattr(Track, c) for c in MATRIX_COLUMNS])
         .join(TrackEmbedding, TrackEmbedding.track_id == Track.id, isouter=True)
         .order_by(Track.id)
     )  # fmt: skip
@@ -291,7 +294,10 @@ def matrix_columns(*, session: Session) -> dict[str, Any]:
         "explicit": [r.explicit for r in rows],
         "features": {c: [getattr(r, c) for r in rows] for c in MATRIX_COLUMNS},
         "genres": [genres.get(r.id, []) for r in rows],
-        "playable": [r.audio_path is not None or r.audio_key is not None for r in rows],
+        "playable": [
+            r.audio_path is not None or r.audio_key is not None or r.source_id is not None
+            for r in rows
+        ],
         "durations_ms": [r.duration_ms for r in rows],
         "quadrants": [r.quadrant or None for r in rows],
         "non_music": [r.non_music is not None for r in rows],

@@ -3,11 +3,12 @@
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from moodtune.api.covers import placeholder_cover
-from moodtune.api.deps import IndexDep, LangDep, SessionDep, StorageDep
+from moodtune.api.deps import IndexDep, LangDep, SessionDep, SourceClientsDep, StorageDep
+from moodtune.api.relay import relay_stream
 from moodtune.api.schemas import (
     FEATURE_FIELDS,
     CatalogSummaryOut,
@@ -22,6 +23,7 @@ from moodtune.api.schemas import (
     reasons_out,
 )
 from moodtune.catalog import repo
+from moodtune.catalog.models import Source
 from moodtune.errors import NotAnalysed, NotFound
 from moodtune.recommend.similar import nearest, similarity_reasons
 
@@ -82,12 +84,27 @@ def list_genres(session: SessionDep) -> list[GenreOut]:
         307: {"description": "Redirect to the object store (S3), which serves ranges itself."},
         404: {"model": ErrorOut},
         416: {"description": "The range lies outside the file."},
+        502: {"model": ErrorOut},
+        503: {"model": ErrorOut},
     },
 )
-def get_track_audio(track_id: TrackIdPath, session: SessionDep, storage: StorageDep) -> Response:
-    """Stream the track's audio with HTTP Range support (seeking in a player)."""
+def get_track_audio(
+    track_id: TrackIdPath,
+    request: Request,
+    session: SessionDep,
+    storage: StorageDep,
+    sources: SourceClientsDep,
+) -> Response:
+    """Stream the track's audio with HTTP Range support (seeking in a player). A song on a
+    music server (Subsonic) is streamed through moodtune: the browser never sees the server's
+    address or credentials. 503 ``source_unavailable`` / 502 ``source_auth`` when that server
+    fails."""
     track = repo.get_track(track_id, session=session)
     media_type = track.audio_mime or "application/octet-stream"
+    if track.source_id is not None and track.remote_id is not None:
+        source = session.get(Source, track.source_id)
+        assert source is not None  # the foreign key keeps them together
+        return relay_stream(sources.get(source), track.remote_id, request.headers.get("range"))
     if track.audio_key:  # a copy in object storage wins over the original path
         local = storage.local_path(track.audio_key)
         if local is not None:
