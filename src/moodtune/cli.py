@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from moodtune.config import Settings
-from moodtune.errors import InvalidInput, MoodtuneError
+from moodtune.errors import InvalidInput, MoodtuneError, NotFound
 
 __all__ = ["app"]
 
@@ -32,6 +32,11 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(emotion_app, name="emotion")
 app.add_typer(eval_app, name="eval")
 app.add_typer(library_app, name="library")
+source_app = typer.Typer(help="Music servers (Subsonic, Navidrome, …) as library sources.",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(source_app, name="source")
+playlist_app = typer.Typer(help="Saved playlists.", no_args_is_help=True)
+app.add_typer(playlist_app, name="playlist")
 
 stderr = Console(stderr=True)
 BUNDLED_CATALOG = "spotify_tracks.csv.gz"
@@ -637,6 +642,160 @@ def _print_analysis(doc: dict[str, Any]) -> None:
         f"embedding of {doc['embedding_dim']}",
         highlight=False,
     )
+
+
+@source_app.command("add")
+def source_add(
+    kind: Annotated[
+        str, typer.Argument(help="Server kind: subsonic (Navidrome, Airsonic, Gonic, …).")
+    ],
+    name: Annotated[str, typer.Argument(help="A short name: lower-case letters, digits, - and _.")],
+    url: Annotated[str, typer.Option(help="The server's address, e.g. https://music.example.org.")],
+    user: Annotated[str, typer.Option(help="The user moodtune logs in as.")],
+    password_env: Annotated[
+        str | None,
+        typer.Option(help="Read the password from this environment variable instead of a prompt."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a music server after checking its address and credentials. The password is
+    asked for (or read from --password-env), never taken on the command line, and kept in a
+    file only the moodtune user can read."""
+    settings = _settings()
+    with _errors_exit(as_json):
+        from moodtune.catalog.db import create_db_engine, migrate
+        from moodtune.catalog.sources import add_source
+
+        password = _source_password(password_env)
+        migrate(create_db_engine(settings.database_url))
+        source = add_source(
+            name,
+            kind=kind,
+            url=url,
+            user=user,
+            password=password,
+            session_factory=_session_factory(settings),
+            data_dir=settings.data_dir,
+        )
+        doc = _source_doc(source)
+    _emit(doc, as_json=as_json, human=lambda d: stderr.print(f"added {d['name']} ({d['url']})"))
+
+
+def _source_password(env: str | None) -> str:
+    if env is None:
+        return str(typer.prompt("password", hide_input=True))
+    value = os.environ.get(env)
+    if not value:
+        raise InvalidInput(f"the environment variable {env} is empty or not set")
+    return value
+
+
+def _source_doc(source: Any) -> dict[str, Any]:
+    synced = source.synced_at.isoformat() if source.synced_at else None
+    return {"name": source.name, "kind": source.kind, "url": source.url,
+            "user": source.username, "synced_at": synced}  # fmt: skip
+
+
+@source_app.command("list")
+def source_list(as_json: JsonFlag = False) -> None:
+    """The registered music servers and when each was last synced."""
+    settings = _settings()
+    with _errors_exit(as_json):
+        from moodtune.catalog.sources import list_sources
+
+        with _session_factory(settings)() as session:
+            doc = {"sources": [_source_doc(s) for s in list_sources(session=session)]}
+    _emit(doc, as_json=as_json, human=_print_sources)
+
+
+def _print_sources(doc: dict[str, Any]) -> None:
+    table = Table("name", "kind", "url", "user", "synced")
+    for s in doc["sources"]:
+        table.add_row(s["name"], s["kind"], s["url"], s["user"], s["synced_at"] or "never")
+    Console().print(table)
+
+
+@source_app.command("remove")
+def source_remove(
+    name: Annotated[str, typer.Argument(help="The source's name.")], as_json: JsonFlag = False
+) -> None:
+    """Forget a music server, its tracks and its password (the server is not touched)."""
+    settings = _settings()
+    with _errors_exit(as_json):
+        from moodtune.catalog.sources import remove_source
+
+        removed = remove_source(
+            name, session_factory=_session_factory(settings), data_dir=settings.data_dir
+        )
+        doc = {"name": name, "tracks_removed": removed}
+    _emit(doc, as_json=as_json, human=lambda d: stderr.print(
+        f"removed {d['name']} and its {d['tracks_removed']} tracks"))  # fmt: skip
+
+
+@source_app.command("sync")
+def source_sync(
+    name: Annotated[str, typer.Argument(help="The source's name.")],
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Songs downloaded and analysed at once.")
+    ] = CPU_CORES,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import the server's songs as library tracks and analyse their audio: new and changed
+    songs only, removed ones deleted. Safe to stop and re-run; it goes on where it stopped."""
+    settings = _settings()
+    with _errors_exit(as_json):
+        from moodtune.catalog.sources import sync_source
+        from moodtune.storage import open_storage
+
+        doc = _library_progress(
+            name,
+            lambda update: sync_source(
+                name,
+                session_factory=_session_factory(settings),
+                storage=open_storage(settings.storage_url),
+                data_dir=settings.data_dir,
+                workers=workers,
+                on_progress=update,
+            ),
+            show=not as_json,
+        )
+    _emit(doc, as_json=as_json, human=_print_sync)
+
+
+def _print_sync(doc: dict[str, Any]) -> None:
+    stderr.print(
+        f"{doc['source']}: {doc['songs']} songs · {doc['added']} added · {doc['updated']} "
+        f"updated · {doc['unchanged']} unchanged · {doc['removed']} removed · "
+        f"{len(doc['failed'])} failed · {doc['seconds']:.1f} s",
+        highlight=False,
+    )
+    for failed in doc["failed"]:
+        stderr.print(f"  [red]failed[/red] {failed['title']}: {failed['reason']}", highlight=False)
+
+
+@playlist_app.command("push")
+def playlist_push(
+    playlist_id: Annotated[int, typer.Argument(help="The playlist's id (GET /playlists).")],
+    source: Annotated[str, typer.Option(help="The music server's source name.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Save a playlist on a music server; pushing again updates the same server playlist."""
+    settings = _settings()
+    with _errors_exit(as_json):
+        from moodtune.catalog.models import Playlist
+        from moodtune.catalog.sources import push_playlist
+
+        with _session_factory(settings)() as session:
+            playlist = session.get(Playlist, playlist_id)
+            if playlist is None:
+                raise NotFound(f"playlist {playlist_id} not found", playlist_id=playlist_id)
+            doc = push_playlist(
+                playlist, source, session=session, data_dir=settings.data_dir
+            ).as_dict()
+            session.commit()
+    _emit(doc, as_json=as_json, human=lambda d: stderr.print(
+        f"pushed {d['pushed']} songs to {d['source']} (playlist {d['remote_id']}); "
+        f"{d['skipped']} tracks are not on that server"))  # fmt: skip
 
 
 @eval_app.command("emotion")

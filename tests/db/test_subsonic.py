@@ -4,6 +4,7 @@ after the server went down, recommend and stream through moodtune (SQLite and Po
 import shutil
 import stat
 import tarfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -190,3 +191,71 @@ def test_a_stopped_server_answers_503_and_other_tracks_keep_playing(
         finally:
             server.start()
         assert client.get(tracks[0]["audio_url"]).status_code == 200
+
+
+def test_push_a_playlist_to_the_server_idempotently(env: dict, server: SupysonicServer) -> None:
+    _add(env, server, name="push")
+    _sync(env, "push")
+    with TestClient(create_app(env["settings"]), raise_server_exceptions=False) as client:
+        songs = client.post(
+            "/api/v1/recommendations",
+            json={"emotion": "sad", "n": 4, "playable_only": True, "seed": 3},
+        ).json()["tracks"]
+        catalog = client.get("/api/v1/tracks", params={"limit": 1}).json()["items"]
+        catalog = [t for t in catalog if t["source"] != "subsonic"]
+        items = [{"track_id": t["id"]} for t in songs + catalog]
+        name = f"Rainy day {uuid.uuid4().hex[:8]}"  # one server serves both databases' tests
+        playlist = client.post("/api/v1/playlists", json={"name": name, "tracks": items}).json()
+        url = f"/api/v1/playlists/{playlist['id']}/push"
+        first = client.post(url, json={"source": "push"})
+        assert first.status_code == 200, first.text
+        pushed = first.json()
+        assert pushed["pushed"] == 4 and pushed["skipped"] == len(catalog)
+        again = client.post(url, json={"source": "push"}).json()
+        assert again["remote_id"] == pushed["remote_id"]  # the same server playlist
+        assert client.post(url, json={"source": "nope"}).json()["error"]["code"] == "not_found"
+
+    from moodtune.sources.subsonic import SubsonicClient
+
+    with SubsonicClient(server.url, USER, PASSWORD) as subsonic:
+        named = [p for p in subsonic.playlists() if p["name"] == name]
+        assert len(named) == 1
+        entries = subsonic.playlist(named[0]["id"]).get("entry", [])
+        assert [e["title"] for e in entries] == [t["title"] for t in songs]
+
+
+def test_the_cli_adds_lists_syncs_pushes_and_removes(
+    server: SupysonicServer, tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from moodtune.cli import app
+
+    env = {
+        "MOODTUNE_DATA_DIR": str(tmp_path),
+        "MOODTUNE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "SUBSONIC_PASSWORD": PASSWORD,
+    }
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args), env=env)
+
+    added = run("source", "add", "subsonic", "cli", "--url", server.url, "--user", USER,
+                "--password-env", "SUBSONIC_PASSWORD", "--json")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert PASSWORD not in added.output
+    wrong = run("source", "add", "subsonic", "bad", "--url", server.url, "--user", USER,
+                "--password-env", "NOT_SET", "--json")  # fmt: skip
+    assert wrong.exit_code == 1 and json.loads(wrong.stdout)["error"]["code"] == "invalid_input"
+    listed = json.loads(run("source", "list", "--json").stdout)["sources"]
+    assert [s["name"] for s in listed] == ["cli"] and listed[0]["synced_at"] is None
+    synced = run("source", "sync", "cli", "--workers", "2", "--json")
+    assert synced.exit_code == 0, synced.output
+    assert json.loads(synced.stdout)["added"] == 14
+    assert json.loads(run("source", "list", "--json").stdout)["sources"][0]["synced_at"]
+    assert run("playlist", "push", "999", "--source", "cli", "--json").exit_code == 1
+    removed = json.loads(run("source", "remove", "cli", "--json").stdout)
+    assert removed == {"name": "cli", "tracks_removed": 14}

@@ -554,6 +554,19 @@ class ShareOut(BaseModel):
     )
 
 
+class PushIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=60, description="A source's name.")
+
+
+class PushOut(BaseModel):
+    source: str
+    remote_id: str = Field(description="The playlist's id on the server.")
+    pushed: int = Field(description="Songs in the server playlist.")
+    skipped: int = Field(description="Tracks that do not live on that server.")
+
+
 class SharedPlaylistOut(BaseModel):
     """A shared playlist as anyone with the link sees it: no ids of the owner, no parameters."""
 

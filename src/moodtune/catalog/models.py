@@ -269,6 +269,21 @@ class PlaylistShare(Base):
     playlist: Mapped[Playlist] = relationship(lazy="joined")
 
 
+class PlaylistPush(Base):
+    """Where a playlist was pushed on a music server, so pushing again updates that one."""
+
+    __tablename__ = "playlist_pushes"
+
+    playlist_id: Mapped[int] = mapped_column(
+        ForeignKey("playlists.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    remote_id: Mapped[str] = mapped_column(String(200))
+    pushed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class PlaylistItem(Base):
     __tablename__ = "playlist_items"
 

@@ -33,18 +33,20 @@ from moodtune.audio.analysis import TrackAnalysis, analyse_file
 from moodtune.audio.embed import DEFAULT_AUDIO_MODEL, AudioModel
 from moodtune.catalog.db import session_scope
 from moodtune.catalog.library import analysis_values, described, store_analysed
-from moodtune.catalog.models import Source, Track, utcnow
+from moodtune.catalog.models import Playlist, PlaylistPush, Source, Track, utcnow
 from moodtune.errors import BadAudio, InvalidInput, MoodtuneError, NotFound, SourceUnavailable
 from moodtune.sources.subsonic import Song, SubsonicClient
 
 __all__ = [
     "SOURCE_KINDS",
+    "PushResult",
     "SourceClients",
     "SyncReport",
     "add_source",
     "client_for",
     "get_source",
     "list_sources",
+    "push_playlist",
     "remove_source",
     "sync_source",
 ]
@@ -336,3 +338,49 @@ def _settle(
         report.flagged.append(
             {"id": song.id, "title": song.title, "reason": fetched.analysis.music.reason}
         )
+
+
+# ---- playlists ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PushResult:
+    source: str
+    remote_id: str
+    pushed: int  # songs in the server playlist
+    skipped: int  # tracks that do not live on this server
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def push_playlist(
+    playlist: Playlist,
+    source_name: str,
+    *,
+    session: Session,
+    client: SubsonicClient | None = None,
+    data_dir: Path | None = None,
+) -> PushResult:
+    """Create the playlist on the server, or replace the songs of the one pushed before (one
+    server playlist per moodtune playlist and server: pushing twice changes nothing). Only
+    tracks that live on that server can go there; the others are counted as skipped."""
+    source = get_source(source_name, session=session)
+    songs = [i.track.remote_id for i in playlist.items if i.track.source_id == source.id]
+    ids = [s for s in songs if s is not None]
+    if not ids:
+        raise InvalidInput(
+            f"none of the playlist's tracks lives on {source_name!r}", source=source_name
+        )
+    if client is None:
+        assert data_dir is not None, "give a client or the data dir holding the password"
+        client = client_for(source, data_dir=data_dir)
+    pushed = session.get(PlaylistPush, (playlist.id, source.id))
+    known = pushed.remote_id if pushed is not None else None
+    if known is not None and known not in {str(p["id"]) for p in client.playlists()}:
+        known = None  # deleted on the server since: make it again
+    remote_id = client.save_playlist(playlist.name, ids, known)
+    if pushed is None:
+        session.add(PlaylistPush(playlist_id=playlist.id, source_id=source.id, remote_id=remote_id))
+    else:
+        pushed.remote_id, pushed.pushed_at = remote_id, utcnow()
+    session.flush()
+    return PushResult(source_name, remote_id, len(ids), len(playlist.items) - len(ids))

@@ -6,7 +6,14 @@ from typing import Annotated, Any, Literal
 import segno
 from fastapi import APIRouter, Query, Request, Response, status
 
-from moodtune.api.deps import LangDep, ListenerDep, OptionalListenerDep, SessionDep, SettingsDep
+from moodtune.api.deps import (
+    LangDep,
+    ListenerDep,
+    OptionalListenerDep,
+    SessionDep,
+    SettingsDep,
+    SourceClientsDep,
+)
 from moodtune.api.schemas import (
     ErrorOut,
     PlaylistIdPath,
@@ -14,6 +21,8 @@ from moodtune.api.schemas import (
     PlaylistOut,
     PlaylistRename,
     PlaylistSummary,
+    PushIn,
+    PushOut,
     SharedPlaylistOut,
     ShareOut,
     ShareTokenPath,
@@ -21,6 +30,7 @@ from moodtune.api.schemas import (
 from moodtune.catalog import repo
 from moodtune.catalog.exports import playlist_json, playlist_m3u, playlist_xspf
 from moodtune.catalog.models import PlaylistShare
+from moodtune.catalog.sources import get_source, push_playlist
 from moodtune.config import Settings
 from moodtune.errors import NotShared
 
@@ -242,3 +252,30 @@ def open_shared(token: ShareTokenPath, session: SessionDep, lang: LangDep) -> Sh
     playlist = repo.shared_playlist(token, session=session)
     full = PlaylistOut.from_playlist(playlist, lang)
     return SharedPlaylistOut(name=full.name, created_at=full.created_at, tracks=full.tracks)
+
+
+@router.post(
+    "/playlists/{playlist_id}/push",
+    response_model=PushOut,
+    responses={
+        **_NOT_FOUND,
+        400: {"model": ErrorOut},
+        502: {"model": ErrorOut},
+        503: {"model": ErrorOut},
+    },  # fmt: skip
+)
+def push_to_source(
+    playlist_id: PlaylistIdPath,
+    body: PushIn,
+    listener: OptionalListenerDep,
+    session: SessionDep,
+    sources: SourceClientsDep,
+) -> PushOut:
+    """Save the playlist on a music server (Subsonic): created the first time, its songs
+    replaced after that (one server playlist per playlist). Tracks that do not live on that
+    server are skipped and counted; 400 when none does."""
+    playlist = repo.get_playlist(playlist_id, session=session, listener=listener)
+    source = get_source(body.source, session=session)
+    result = push_playlist(playlist, body.source, session=session, client=sources.get(source))
+    session.commit()
+    return PushOut(**result.as_dict())

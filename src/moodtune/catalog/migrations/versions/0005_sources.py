@@ -43,9 +43,30 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(
             batch_op.f("uq_tracks_source_id"), ["source_id", "remote_id"]
         )
+    op.create_table(
+        "playlist_pushes",
+        sa.Column("playlist_id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("remote_id", sa.String(length=200), nullable=False),
+        sa.Column("pushed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["playlist_id"],
+            ["playlists.id"],
+            name=op.f("fk_playlist_pushes_playlist_id_playlists"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["sources.id"],
+            name=op.f("fk_playlist_pushes_source_id_sources"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("playlist_id", "source_id", name=op.f("pk_playlist_pushes")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("playlist_pushes")
     with op.batch_alter_table("tracks", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_tracks_source_id"), type_="unique")
         batch_op.drop_constraint(batch_op.f("fk_tracks_source_id_sources"), type_="foreignkey")
