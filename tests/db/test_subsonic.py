@@ -259,3 +259,14 @@ def test_the_cli_adds_lists_syncs_pushes_and_removes(
     assert run("playlist", "push", "999", "--source", "cli", "--json").exit_code == 1
     removed = json.loads(run("source", "remove", "cli", "--json").stdout)
     assert removed == {"name": "cli", "tracks_removed": 14}
+
+
+def test_credentials_never_reach_the_log(
+    env: dict, server: SupysonicServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    _add(env, server, name="quiet")
+    _sync(env, "quiet")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (PASSWORD, PASSWORD.encode().hex(), "t=", "enc%3A", "enc:"):
+        assert secret not in text, secret
