@@ -6,8 +6,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -37,13 +38,18 @@ def demo_settings(data: Path, catalog: Path) -> Settings:
     return settings
 
 
+def serve(settings: Settings) -> AbstractContextManager[str]:
+    """moodtune served by uvicorn on a free port; yields its base URL."""
+    return serve_app(create_app(settings))
+
+
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """The app served by uvicorn on a free port; yields its base URL."""
+def serve_app(app: Any) -> Iterator[str]:
+    """Any ASGI app served by uvicorn on a free port; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
         description="The address phones open share links at (e.g. https://music.example.org); "
         "empty means the address the page was opened with.",
     )
+    spotify_client_id: str = Field(
+        default="",
+        description="A Spotify app's client id: turns on Spotify login (PKCE, no secret).",
+    )
+    spotify_accounts_url: str = Field(
+        default="https://accounts.spotify.com", description="Spotify's accounts service."
+    )
+    spotify_api_url: str = Field(default="https://api.spotify.com/v1", description="Web API.")
     max_audio_bytes: int = Field(
         default=50 * 1024 * 1024, gt=0, description="Largest track POST /analyze accepts."
     )

@@ -19,6 +19,7 @@ __all__ = [
     "BadForm",
     "BadImage",
     "InvalidInput",
+    "LoginRequired",
     "ModelError",
     "MoodtuneError",
     "NoFace",
@@ -111,6 +112,12 @@ class Unavailable(MoodtuneError):
     """A dependency (database, catalog index) is not ready to serve."""
 
     code = "unavailable"
+
+
+class LoginRequired(MoodtuneError):
+    """The listener must log in to a service (Spotify) first."""
+
+    code = "login_required"
 
 
 class SourceUnavailable(MoodtuneError):

@@ -27,7 +27,7 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_upgrade_import_and_recommend_as_json(run, small_catalog: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     upgraded = run("db", "upgrade", "--json")
-    assert upgraded.exit_code == 0 and json.loads(upgraded.stdout) == {"revision": "0005"}
+    assert upgraded.exit_code == 0 and json.loads(upgraded.stdout) == {"revision": "0006"}
     imported = run("catalog", "import", str(small_catalog), "--json")
     assert imported.exit_code == 0
     summary = json.loads(imported.stdout)
@@ -107,7 +107,7 @@ def test_usage_errors_exit_2(run) -> None:  # type: ignore[no-untyped-def]
 
 def test_init_imports_the_bundled_catalog_once(run) -> None:  # type: ignore[no-untyped-def]
     first = json.loads(run("init", "--json").stdout)
-    assert first["revision"] == "0005" and first["tracks"] == 81936
+    assert first["revision"] == "0006" and first["tracks"] == 81936
     assert first["catalog_import"]["rejected"] == 4
     flags = first["catalog_import"]["non_music_by_reason"]
     assert first["catalog_import"]["non_music"] == sum(flags.values()) > 300

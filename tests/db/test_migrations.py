@@ -33,8 +33,8 @@ def test_downgrade_to_base_and_upgrade_again(session_factory: sessionmaker[Sessi
     assert "track_embeddings" not in inspect(engine).get_table_names()
     assert downgrade(engine, "base") == "base"
     assert "tracks" not in inspect(engine).get_table_names()
-    assert migrate(engine, "head") == "0005"
-    assert migrate(engine, "head") == "0005"  # idempotent
+    assert migrate(engine, "head") == "0006"
+    assert migrate(engine, "head") == "0006"  # idempotent
 
 
 def test_upgrading_flags_catalog_rows_already_imported(
@@ -58,7 +58,7 @@ def test_upgrading_flags_catalog_rows_already_imported(
         connection.execute(
             insert, {"sid": "b" * 22, "title": "Rain", "tempo": 120, "artists": '["B"]'}
         )
-    assert migrate(engine, "head") == "0005"
+    assert migrate(engine, "head") == "0006"
     with engine.connect() as connection:
         flags = dict(connection.execute(text("SELECT title, non_music FROM tracks")).all())
     assert flags == {"Pink Noise for Sleep": "noise recording", "Rain": None}

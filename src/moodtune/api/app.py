@@ -21,6 +21,7 @@ from moodtune.api.routers import (
     listeners,
     playlists,
     recommendations,
+    spotify,
     tracks,
 )
 from moodtune.api.schemas import API_PREFIX
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         listeners.router,
         playlists.router,
         analysis.router,
+        spotify.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -15,6 +15,7 @@ from moodtune.catalog.db import is_outage
 from moodtune.errors import (
     BadImage,
     InvalidInput,
+    LoginRequired,
     ModelError,
     MoodtuneError,
     NoFace,
@@ -48,6 +49,7 @@ STATUS: dict[type[MoodtuneError], int] = {
     Unavailable: 503,
     SourceUnavailable: 503,
     SourceAuth: 502,
+    LoginRequired: 401,
     ModelError: 500,
 }
 _HTTP_CODES = {

@@ -567,6 +567,26 @@ class PushOut(BaseModel):
     skipped: int = Field(description="Tracks that do not live on that server.")
 
 
+class SpotifyStatusOut(BaseModel):
+    configured: bool = Field(description="MOODTUNE_SPOTIFY_CLIENT_ID is set on this server.")
+    connected: bool = Field(description="This browser's listener is logged in to Spotify.")
+    display_name: str | None
+    premium: bool = Field(description="Spotify's player can play full tracks in the page.")
+    redirect_uri: str | None = Field(description="The redirect URI to register in the app.")
+
+
+class SpotifyTokenOut(BaseModel):
+    access_token: str
+    expires_at: float = Field(description="Epoch seconds.")
+
+
+class SavedToSpotifyOut(BaseModel):
+    playlist_id: str
+    url: str | None
+    added: int
+    missing: int = Field(description="Tracks without a Spotify id (not added).")
+
+
 class SharedPlaylistOut(BaseModel):
     """A shared playlist as anyone with the link sees it: no ids of the owner, no parameters."""
 

@@ -284,6 +284,35 @@ class PlaylistPush(Base):
     pushed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class SpotifyLogin(Base):
+    """A Spotify login under way: the PKCE verifier waits here for the callback (10 minutes)."""
+
+    __tablename__ = "spotify_logins"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    listener_id: Mapped[str] = mapped_column(ForeignKey("listeners.id", ondelete="CASCADE"))
+    verifier: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SpotifyAccount(Base):
+    """A listener's Spotify login: tokens kept on the server, refreshed when they expire."""
+
+    __tablename__ = "spotify_accounts"
+
+    listener_id: Mapped[str] = mapped_column(
+        ForeignKey("listeners.id", ondelete="CASCADE"), primary_key=True
+    )
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[float] = mapped_column(Float, doc="Epoch seconds.")
+    scope: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(Text)
+    product: Mapped[str | None] = mapped_column(String(40), doc="premium, free, open, …")
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class PlaylistItem(Base):
     __tablename__ = "playlist_items"
 
