@@ -379,3 +379,39 @@ def test_new_views_at_360px_keep_contrast_names_and_no_sideways_scroll(
         )
         assert unnamed == []
         context.close()
+
+
+def test_connect_spotify_and_save_a_playlist_there(browser, web_settings) -> None:  # type: ignore[no-untyped-def]
+    """Against the local Spotify fake (responses transcribed from Spotify's reference)."""
+    from tests.live import serve, serve_app
+    from tests.spotify_fake import CLIENT_ID, FakeSpotify
+
+    spotify = FakeSpotify()
+    with serve_app(spotify.app()) as fake_url:
+        settings = web_settings.model_copy(
+            update={
+                "spotify_client_id": CLIENT_ID,
+                "spotify_accounts_url": fake_url,
+                "spotify_api_url": f"{fake_url}/v1",
+            }  # fmt: skip
+        )
+        with serve(settings) as url:
+            context = browser.new_context(locale="en-US")
+            page = context.new_page()
+            page.goto(url)
+            page.wait_for_selector("body[data-ready='true']")
+            page.get_by_role("link", name="Connect Spotify").click()
+            page.wait_for_url(f"{url}/")  # consent (the fake says yes) and back, query dropped
+            page.wait_for_selector("body[data-ready='true']")
+            expect(page.locator(".toast")).to_contain_text("Spotify is connected")
+            expect(page.locator("#spotify-account")).to_contain_text("Spotify: Test Listener")
+            _choose(page, "#mood-picker [data-emotion=happy]")
+            page.fill("#playlist-name", "For Spotify")
+            page.click("#save")
+            page.get_by_role("button", name="Save For Spotify to Spotify").click()
+            expect(page.locator(".toast").last).to_contain_text("Saved 10 tracks to Spotify")
+            [made] = spotify.playlists.values()
+            assert made["name"] == "For Spotify" and len(made["uris"]) == 10
+            page.get_by_role("button", name="Log out of Spotify").click()
+            expect(page.get_by_role("link", name="Connect Spotify")).to_be_visible()
+            context.close()

@@ -554,6 +554,12 @@ class ShareOut(BaseModel):
     )
 
 
+class SourceOut(BaseModel):
+    name: str
+    kind: str
+    synced_at: datetime | None
+
+
 class PushIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

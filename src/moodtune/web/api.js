@@ -58,5 +58,10 @@ export const api = {
   share: (id) => request(`/playlists/${id}/share`, { method: "POST" }),
   revokeShare: (id) => request(`/playlists/${id}/share`, { method: "DELETE" }),
   shared: (token) => request(`/shared/${encodeURIComponent(token)}`),
+  sources: () => request("/sources"),
+  push: (id, source) => request(`/playlists/${id}/push`, json("POST", { source })),
+  spotify: () => request("/spotify"),
+  spotifyLogout: () => request("/spotify/logout", { method: "POST" }),
+  saveToSpotify: (id) => request(`/playlists/${id}/spotify`, { method: "POST" }),
   exportUrl: (id, format) => `${BASE}/playlists/${id}/export?format=${format}`,
 };

@@ -485,6 +485,12 @@ await setLang(preferredLang());
 $("lang-toggle").textContent = lang() === "en" ? "RU" : "EN";
 player.relabel();
 buildMoodPickers();
+// Back from Spotify's login: say how it went, and drop the query from the address bar.
+const spotifyReturn = new URLSearchParams(location.search).get("spotify");
+if (spotifyReturn) {
+  history.replaceState(null, "", location.pathname);
+  toast(t(spotifyReturn === "connected" ? "spotify_welcome" : "spotify_failed"), { kind: spotifyReturn === "connected" ? "info" : "error" });
+}
 const library = new Library({ open: openSaved, explain, toast });
 const trackAnalysis = new TrackAnalysis({ player, explain, feedback: sendFeedback, playFrom });
 document.body.dataset.ready = "true";

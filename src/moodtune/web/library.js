@@ -5,11 +5,11 @@ import { t, tn } from "./i18n.js";
 const $ = (id) => document.getElementById(id);
 const FORMATS = [["m3u", "export_m3u"], ["xspf", "export_xspf"], ["json", "export_json"]];
 
-function button(key, onClick, { ghost = true, label = null } = {}) {
+function button(key, onClick, { ghost = true, label = null, text = {} } = {}) {
   const node = document.createElement("button");
   node.type = "button";
   node.className = ghost ? "ghost" : "";
-  node.textContent = t(key);
+  node.textContent = t(key, text);
   if (label) node.setAttribute("aria-label", label);
   node.addEventListener("click", onClick);
   return node;
@@ -49,11 +49,13 @@ export class Library {
     this.explain = explain;
     this.toast = toast;
     this.items = [];
+    this.sources = [];
+    this.spotify = null;
   }
 
   async refresh() {
     try {
-      this.items = await api.playlists();
+      [this.items, this.sources, this.spotify] = await Promise.all([api.playlists(), api.sources(), api.spotify()]);
     } catch (error) {
       this.explain(error, () => this.refresh());
       return;
@@ -61,7 +63,54 @@ export class Library {
     this.render();
   }
 
+  // Spotify: connect (a plain link: the login is a redirect), or who is connected and log out.
+  renderSpotify() {
+    const box = $("spotify-account");
+    box.replaceChildren();
+    box.hidden = !this.spotify?.configured;
+    if (box.hidden) return;
+    if (this.spotify.connected) {
+      const who = document.createElement("span");
+      who.textContent = t("spotify_connected", { name: this.spotify.display_name || "Spotify" });
+      box.append(who, button("spotify_logout", () => this.logoutSpotify()));
+    } else {
+      const link = document.createElement("a");
+      link.className = "button ghost";
+      link.href = "/api/v1/spotify/login";
+      link.textContent = t("spotify_connect");
+      box.append(link);
+    }
+  }
+
+  async logoutSpotify() {
+    try {
+      await api.spotifyLogout();
+      await this.refresh();
+    } catch (error) {
+      this.explain(error, null);
+    }
+  }
+
+  async saveToSpotify(item) {
+    try {
+      const saved = await api.saveToSpotify(item.id);
+      this.toast(tn("spotify_saved", saved.added, { missing: saved.missing }));
+    } catch (error) {
+      this.explain(error, () => this.saveToSpotify(item));
+    }
+  }
+
+  async push(item, source) {
+    try {
+      const pushed = await api.push(item.id, source.name);
+      this.toast(tn("pushed", pushed.pushed, { source: source.name, skipped: pushed.skipped }));
+    } catch (error) {
+      this.explain(error, () => this.push(item, source));
+    }
+  }
+
   render() {
+    this.renderSpotify();
     const list = $("library");
     list.replaceChildren();
     $("library-empty").hidden = this.items.length > 0;
@@ -93,6 +142,12 @@ export class Library {
       button("share", () => this.share(item, shareBox), { label: t("share_named", { name: item.name }) }),
       button("delete", () => this.remove(item), { label: t("delete_named", { name: item.name }) }),
     );
+    if (this.spotify?.connected) {
+      actions.append(button("save_spotify", () => this.saveToSpotify(item), { label: t("save_spotify_named", { name: item.name }) }));
+    }
+    for (const source of this.sources) {
+      actions.append(button("push_to", () => this.push(item, source), { label: t("push_to_named", { name: item.name, source: source.name }), text: { source: source.name } }));
+    }
     for (const [format, key] of FORMATS) {
       const link = document.createElement("a");
       link.className = "button ghost";

@@ -26,11 +26,12 @@ from moodtune.api.schemas import (
     SharedPlaylistOut,
     ShareOut,
     ShareTokenPath,
+    SourceOut,
 )
 from moodtune.catalog import repo
 from moodtune.catalog.exports import playlist_json, playlist_m3u, playlist_xspf
 from moodtune.catalog.models import PlaylistShare
-from moodtune.catalog.sources import get_source, push_playlist
+from moodtune.catalog.sources import get_source, list_sources, push_playlist
 from moodtune.config import Settings
 from moodtune.errors import NotShared
 
@@ -279,3 +280,10 @@ def push_to_source(
     result = push_playlist(playlist, body.source, session=session, client=sources.get(source))
     session.commit()
     return PushOut(**result.as_dict())
+
+
+@router.get("/sources", response_model=list[SourceOut])
+def list_music_sources(session: SessionDep) -> list[SourceOut]:
+    """The music servers playlists can be pushed to (names only: no addresses or users)."""
+    return [SourceOut(name=s.name, kind=s.kind, synced_at=s.synced_at)
+            for s in list_sources(session=session)]  # fmt: skip
