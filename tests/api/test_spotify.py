@@ -129,4 +129,4 @@ def test_spotify_is_off_unless_configured(client: TestClient) -> None:
     assert client.get("/api/v1/spotify").json()["configured"] is False
     assert_error(client.get("/api/v1/spotify/login", follow_redirects=False), 404, "not_found")
     playlist = _playlist(client, 1)
-    assert_error(client.post(f"/api/v1/playlists/{playlist['id']}/spotify"), 404, "not_found")
+    assert_error(client.post(f"/api/v1/playlists/{playlist['id']}/spotify"), 400, "invalid_input")

@@ -213,7 +213,8 @@ def test_push_a_playlist_to_the_server_idempotently(env: dict, server: Supysonic
         assert pushed["pushed"] == 4 and pushed["skipped"] == len(catalog)
         again = client.post(url, json={"source": "push"}).json()
         assert again["remote_id"] == pushed["remote_id"]  # the same server playlist
-        assert client.post(url, json={"source": "nope"}).json()["error"]["code"] == "not_found"
+        unknown = client.post(url, json={"source": "nope"})
+        assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "invalid_input"
 
     from moodtune.sources.subsonic import SubsonicClient
 

@@ -33,7 +33,7 @@ from moodtune.catalog.exports import playlist_json, playlist_m3u, playlist_xspf
 from moodtune.catalog.models import PlaylistShare
 from moodtune.catalog.sources import get_source, list_sources, push_playlist
 from moodtune.config import Settings
-from moodtune.errors import NotShared
+from moodtune.errors import InvalidInput, NotFound, NotShared
 
 router = APIRouter(tags=["playlists"])
 
@@ -274,9 +274,12 @@ def push_to_source(
 ) -> PushOut:
     """Save the playlist on a music server (Subsonic): created the first time, its songs
     replaced after that (one server playlist per playlist). Tracks that do not live on that
-    server are skipped and counted; 400 when none does."""
+    server are skipped and counted; 400 when none does or the source is unknown."""
     playlist = repo.get_playlist(playlist_id, session=session, listener=listener)
-    source = get_source(body.source, session=session)
+    try:
+        source = get_source(body.source, session=session)
+    except NotFound as exc:  # the playlist exists; the body names nothing: a bad request
+        raise InvalidInput(exc.message, source=body.source) from exc
     result = push_playlist(playlist, body.source, session=session, client=sources.get(source))
     session.commit()
     return PushOut(**result.as_dict())

@@ -18,7 +18,7 @@ from moodtune.api.schemas import (
 from moodtune.catalog import repo
 from moodtune.catalog import spotify as accounts
 from moodtune.config import Settings
-from moodtune.errors import LoginRequired, MoodtuneError, NotFound
+from moodtune.errors import InvalidInput, LoginRequired, MoodtuneError, NotFound
 from moodtune.sources.spotify import SpotifyClient
 
 router = APIRouter(tags=["spotify"])
@@ -156,9 +156,12 @@ def save_playlist_to_spotify(
     session: SessionDep,
 ) -> SavedToSpotifyOut:
     """Create the playlist in the listener's Spotify account (private) with its tracks that
-    are on Spotify; ``missing`` counts the others (your library and server tracks)."""
-    client = _client(request, settings)
+    are on Spotify; ``missing`` counts the others (your library and server tracks). 400 when
+    Spotify is not set up on this server."""
     playlist = repo.get_playlist(playlist_id, session=session, listener=listener)
+    if not settings.spotify_client_id:
+        raise InvalidInput("Spotify is not set up on this server (MOODTUNE_SPOTIFY_CLIENT_ID)")
+    client = _client(request, settings)
     assert listener is not None  # get_playlist answered 404 otherwise
     saved = accounts.save_to_spotify(playlist, listener.id, session=session, client=client)
     session.commit()
