@@ -40,6 +40,7 @@ class FakeSpotify:
     playlists: dict[str, dict[str, Any]] = field(default_factory=dict)
     refreshed: int = 0
     product: str = "premium"
+    played: list[tuple[str, list[str]]] = field(default_factory=list)  # device, uris
 
     def expire_tokens(self) -> None:
         """Every access token stops working (as after an hour), refresh tokens still do."""
@@ -129,6 +130,19 @@ class FakeSpotify:
         playlist["uris"].extend(uris)
         return JSONResponse({"snapshot_id": secrets.token_urlsafe(12)}, status_code=201)
 
+    async def play(self, request: Request) -> Response:
+        if not self._bearer(request):
+            return _error(401, "The access token expired")
+        if self.product != "premium":
+            return JSONResponse(
+                {"error": {"status": 403, "message": "Player command failed: Premium required",
+                           "reason": "PREMIUM_REQUIRED"}},
+                status_code=403,
+            )  # fmt: skip
+        body = await request.json()
+        self.played.append((request.query_params.get("device_id", ""), body.get("uris", [])))
+        return Response(status_code=204)
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
@@ -137,5 +151,6 @@ class FakeSpotify:
                 Route("/v1/me", self.me),
                 Route("/v1/users/{user}/playlists", self.create_playlist, methods=["POST"]),
                 Route("/v1/playlists/{playlist}/tracks", self.add_tracks, methods=["POST"]),
+                Route("/v1/me/player/play", self.play, methods=["PUT"]),
             ]
         )

@@ -130,3 +130,25 @@ def test_spotify_is_off_unless_configured(client: TestClient) -> None:
     assert_error(client.get("/api/v1/spotify/login", follow_redirects=False), 404, "not_found")
     playlist = _playlist(client, 1)
     assert_error(client.post(f"/api/v1/playlists/{playlist['id']}/spotify"), 400, "invalid_input")
+
+
+def test_play_on_the_in_page_player_and_the_csp_opens_only_when_configured(
+    spotify_client: TestClient, client: TestClient, fake: tuple[FakeSpotify, str]
+) -> None:
+    spotify, _ = fake
+    assert "sdk.scdn.co" in spotify_client.get("/").headers["content-security-policy"]
+    assert "sdk.scdn.co" not in client.get("/").headers["content-security-policy"]
+    _login(spotify_client)
+    track = client.get("/api/v1/tracks", params={"limit": 1}).json()["items"][0]
+    body = {"device_id": "device-42", "track_id": track["id"]}
+    assert spotify_client.post("/api/v1/spotify/play", json=body).status_code == 204
+    assert spotify.played[-1] == ("device-42", [f"spotify:track:{track['spotify_id']}"])
+    spotify.product = "free"  # Spotify refuses playback commands for free accounts
+    refreshed = spotify.refreshed
+    try:
+        assert_error(spotify_client.post("/api/v1/spotify/play", json=body), 502, "source_auth")
+    finally:
+        spotify.product = "premium"
+    assert spotify.refreshed == refreshed  # a refusal is not an expired token
+    bad = {"device_id": "x y", "track_id": track["id"]}
+    assert_error(spotify_client.post("/api/v1/spotify/play", json=bad), 422, "validation_error")

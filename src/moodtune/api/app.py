@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
     media_origin = app.state.storage.origin()
     app.add_middleware(
-        SecurityHeadersMiddleware, media_origins=[media_origin] if media_origin else []
+        SecurityHeadersMiddleware,
+        media_origins=[media_origin] if media_origin else [],
+        spotify_sdk=bool(settings.spotify_client_id),
     )
     install_error_handlers(app)
     routers = (

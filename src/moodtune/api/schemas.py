@@ -581,6 +581,13 @@ class SpotifyStatusOut(BaseModel):
     redirect_uri: str | None = Field(description="The redirect URI to register in the app.")
 
 
+class SpotifyPlayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    track_id: DbId
+
+
 class SpotifyTokenOut(BaseModel):
     access_token: str
     expires_at: float = Field(description="Epoch seconds.")

@@ -17,17 +17,27 @@ _DOCS_CSP = (
 )
 
 
-def content_security_policy(media_origins: Iterable[str] = ()) -> str:
+#: Spotify's Web Playback SDK: its script, the iframe it plays in, and its own connections.
+SPOTIFY_SDK = "https://sdk.scdn.co"
+
+
+def content_security_policy(media_origins: Iterable[str] = (), *, spotify_sdk: bool = False) -> str:
     """The page's policy: its own scripts and styles only, nothing inline.
 
     ``media_origins`` are where audio may stream from besides this server (an S3 bucket's
-    presigned URLs); Spotify's player is the one frame the page embeds.
+    presigned URLs); Spotify's embed is the one frame the page shows, and with ``spotify_sdk``
+    (Spotify login set up) Spotify's Web Playback SDK may load and connect.
     """
     media = " ".join(("'self'", "blob:", *media_origins))
+    script = f"'self' {SPOTIFY_SDK}" if spotify_sdk else "'self'"
+    frames = (
+        f"https://open.spotify.com {SPOTIFY_SDK}" if spotify_sdk else "https://open.spotify.com"
+    )
+    connect = "'self' https://*.spotify.com wss://*.spotify.com" if spotify_sdk else "'self'"
     return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        f"media-src {media}; connect-src 'self'; font-src 'self'; "
-        "frame-src https://open.spotify.com; frame-ancestors 'none'; base-uri 'none'; "
+        f"default-src 'none'; script-src {script}; style-src 'self'; "
+        f"img-src 'self' data: blob:; media-src {media}; connect-src {connect}; "
+        f"font-src 'self'; frame-src {frames}; frame-ancestors 'none'; base-uri 'none'; "
         "form-action 'self'"
     )
 
@@ -35,10 +45,14 @@ def content_security_policy(media_origins: Iterable[str] = ()) -> str:
 class SecurityHeadersMiddleware:
     """Pure ASGI middleware (no BaseHTTPMiddleware) so streaming responses stay streaming."""
 
-    def __init__(self, app: ASGIApp, *, media_origins: Iterable[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, *, media_origins: Iterable[str] = (), spotify_sdk: bool = False
+    ) -> None:
         self.app = app
         self.headers = {
-            "Content-Security-Policy": content_security_policy(media_origins),
+            "Content-Security-Policy": content_security_policy(
+                media_origins, spotify_sdk=spotify_sdk
+            ),
             "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=(), "
             "usb=()",
             "X-Content-Type-Options": "nosniff",

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from moodtune.catalog import repo
 from moodtune.catalog.models import Playlist, SpotifyAccount, SpotifyLogin, utcnow
-from moodtune.errors import InvalidInput, LoginRequired, SourceAuth
-from moodtune.sources.spotify import SpotifyClient
+from moodtune.errors import InvalidInput, LoginRequired
+from moodtune.sources.spotify import SpotifyClient, TokenExpired
 
 __all__ = [
     "LOGIN_TTL",
@@ -26,6 +26,7 @@ __all__ = [
     "account_of",
     "finish_login",
     "logout",
+    "play_on_device",
     "save_to_spotify",
     "start_login",
 ]
@@ -96,9 +97,25 @@ def _with_token(
     refreshed once and the call tried again."""
     try:
         return call(access_token(account, session=session, client=client))
-    except SourceAuth:
+    except TokenExpired:
         account.expires_at = 0.0
         return call(access_token(account, session=session, client=client))
+
+
+def play_on_device(
+    track_spotify_id: str,
+    device_id: str,
+    listener_id: str,
+    *,
+    session: Session,
+    client: SpotifyClient,
+) -> None:
+    """Play a catalog track on the listener's in-page Spotify player (Premium)."""
+    account = account_of(listener_id, session=session)
+    if account is None:
+        raise LoginRequired("log in to Spotify first")
+    uri = f"spotify:track:{track_spotify_id}"
+    _with_token(account, session, client, lambda token: client.play(token, device_id, uri))
 
 
 def logout(listener_id: str, *, session: Session) -> bool:

@@ -18,7 +18,7 @@ import httpx2 as httpx
 
 from moodtune.errors import SourceAuth, SourceUnavailable
 
-__all__ = ["SCOPES", "SpotifyClient", "Tokens", "code_challenge", "new_verifier"]
+__all__ = ["SCOPES", "SpotifyClient", "TokenExpired", "Tokens", "code_challenge", "new_verifier"]
 
 #: What moodtune asks for: create and fill private playlists; for the Web Playback SDK,
 #: ``streaming`` and the profile (the SDK needs ``user-read-email`` and ``user-read-private``).
@@ -27,6 +27,10 @@ _ADD_BATCH = 100  # Spotify adds at most 100 items per request
 
 for _name in ("httpx2", "httpcore2"):  # request lines would carry codes and tokens
     logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+class TokenExpired(SourceAuth):
+    """Spotify stopped taking an access token (401): refresh it and try again."""
 
 
 def new_verifier() -> str:
@@ -131,6 +135,12 @@ class SpotifyClient:
                 "POST", f"/playlists/{playlist_id}/tracks", access_token, json={"uris": batch}
             )
 
+    def play(self, access_token: str, device_id: str, uri: str) -> None:
+        """Start ``uri`` on a Web Playback SDK device (Premium accounts only: 403 otherwise)."""
+        self._api(
+            "PUT", f"/me/player/play?device_id={device_id}", access_token, json={"uris": [uri]}
+        )
+
     def _api(self, method: str, path: str, access_token: str, **kwargs: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {access_token}"}
         try:
@@ -138,7 +148,7 @@ class SpotifyClient:
         except httpx.HTTPError as exc:
             raise SourceUnavailable(f"Spotify cannot be reached: {exc}") from exc
         if response.status_code == 401:
-            raise SourceAuth("Spotify says the login expired", spotify_error=_error_of(response))
+            raise TokenExpired("Spotify says the login expired", spotify_error=_error_of(response))
         return self._ok(response)
 
     @staticmethod

@@ -61,6 +61,8 @@ export const api = {
   sources: () => request("/sources"),
   push: (id, source) => request(`/playlists/${id}/push`, json("POST", { source })),
   spotify: () => request("/spotify"),
+  spotifyToken: () => request("/spotify/token"),
+  spotifyPlay: (deviceId, trackId) => request("/spotify/play", json("POST", { device_id: deviceId, track_id: trackId })),
   spotifyLogout: () => request("/spotify/logout", { method: "POST" }),
   saveToSpotify: (id) => request(`/playlists/${id}/spotify`, { method: "POST" }),
   exportUrl: (id, format) => `${BASE}/playlists/${id}/export?format=${format}`,

@@ -2,6 +2,7 @@
 import { TrackAnalysis } from "./analyse.js";
 import { api } from "./api.js";
 import { GenrePicker } from "./genres.js";
+import { connectSpotifyPlayer } from "./spotify-player.js";
 import { hasKey, lang, preferredLang, setLang, t, tn } from "./i18n.js";
 import { setIcon } from "./icons.js";
 import { Library, playlistTracks } from "./library.js";
@@ -492,9 +493,19 @@ if (spotifyReturn) {
   toast(t(spotifyReturn === "connected" ? "spotify_welcome" : "spotify_failed"), { kind: spotifyReturn === "connected" ? "info" : "error" });
 }
 const library = new Library({ open: openSaved, explain, toast });
+player.onSpotifyError = (error) => explain(error, null);
+library.refresh().then(() => {
+  if (!library.spotifyPremium) return;
+  connectSpotifyPlayer({
+    onReady: (device) => {
+      player.spotifyDevice = device;
+      document.body.dataset.spotifyPlayer = "ready";
+    },
+    onError: (error) => explain(error, null),
+  });
+});
 const trackAnalysis = new TrackAnalysis({ player, explain, feedback: sendFeedback, playFrom });
 document.body.dataset.ready = "true";
 loadGenres();
 loadCatalogSummary();
 showTaste();
-library.refresh();

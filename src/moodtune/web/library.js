@@ -82,6 +82,10 @@ export class Library {
     }
   }
 
+  get spotifyPremium() {
+    return Boolean(this.spotify?.connected && this.spotify.premium);
+  }
+
   async logoutSpotify() {
     try {
       await api.spotifyLogout();

@@ -17,6 +17,8 @@ export class Player {
     this.tracks = [];
     this.index = -1;
     this.onChange = onChange;
+    this.spotifyDevice = null; // Spotify's in-page player, for Premium listeners
+    this.onSpotifyError = () => {};
     this.audio.volume = Number($("volume").value);
     setIcon($("prev"), "prev");
     setIcon($("next"), "next");
@@ -68,6 +70,13 @@ export class Player {
       this.audio.src = track.audio_url;
       this.audio.play().catch(() => {});
       this.report("play");
+    } else if (this.spotifyDevice && track.spotify_id) {
+      this.audio.pause();
+      this.audio.removeAttribute("src");
+      $("spotify").hidden = true;
+      $("spotify-frame").removeAttribute("src");
+      $("now-artist").textContent = `${track.artists.join(", ")} · ${t("playing_in_spotify")}`;
+      this.spotifyDevice.play(track).catch((error) => this.onSpotifyError(error));
     } else {
       this.audio.pause();
       this.audio.removeAttribute("src");
@@ -81,6 +90,7 @@ export class Player {
 
   toggle() {
     if (this.index < 0) return this.play(0);
+    if (!this.current.audio_url && this.spotifyDevice) return this.spotifyDevice.togglePlay();
     if (!this.current.audio_url) return;
     if (this.audio.paused) this.audio.play().catch(() => {});
     else this.audio.pause();

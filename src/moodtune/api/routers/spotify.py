@@ -12,6 +12,7 @@ from moodtune.api.schemas import (
     ErrorOut,
     PlaylistIdPath,
     SavedToSpotifyOut,
+    SpotifyPlayIn,
     SpotifyStatusOut,
     SpotifyTokenOut,
 )
@@ -141,6 +142,32 @@ def spotify_player_token(
     token = accounts.access_token(account, session=session, client=client)
     session.commit()
     return SpotifyTokenOut(access_token=token, expires_at=account.expires_at)
+
+
+@router.post(
+    "/spotify/play",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={c: {"model": ErrorOut} for c in (400, 401, 404, 502, 503)},
+)
+def spotify_play(
+    body: SpotifyPlayIn,
+    request: Request,
+    settings: SettingsDep,
+    listener_id: ListenerIdDep,
+    session: SessionDep,
+) -> Response:
+    """Play a catalog track on this browser's Spotify player (the Web Playback SDK's device;
+    Premium accounts). 400 for a track that is not on Spotify; Spotify's refusal (no Premium)
+    is 502 ``source_auth``."""
+    client = _client(request, settings)
+    track = repo.get_track(body.track_id, session=session)
+    if not track.spotify_id:
+        raise InvalidInput(f"track {track.id} is not on Spotify", track_id=track.id)
+    accounts.play_on_device(
+        track.spotify_id, body.device_id, listener_id, session=session, client=client
+    )
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
