@@ -105,3 +105,78 @@ def test_the_taste_cache_refits_only_on_new_feedback_or_a_new_catalog(
     index.load()  # a new build of an unchanged catalog has the same version: still cached
     recommend()
     assert len(cache) == 2
+
+
+def test_revoking_a_share_while_its_playlist_is_deleted_does_not_fail(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Found by the fuzz run (two workers): DELETE /share racing DELETE /playlists/{id} was a
+    500 (StaleDataError); revoking is now one UPDATE that may match nothing."""
+    from moodtune.catalog.models import Track
+
+    with session_scope(session_factory) as session:
+        track = Track(source="test", title="t", artists=[], search_text="t")
+        session.add(track)
+        session.flush()
+        listener = repo.get_or_create_listener(str(uuid.uuid4()), session=session)
+        playlist = repo.create_playlist(
+            session=session, listener=listener, name="p", items=[{"track_id": track.id}], params={}
+        )
+        repo.share_playlist(playlist, session=session)
+        playlist_id, listener_id = playlist.id, listener.id
+    racing = session_factory()
+    mine = repo.get_playlist(
+        playlist_id, session=racing, listener=repo.get_listener(listener_id, session=racing)
+    )
+    assert repo.active_share(mine, session=racing) is not None  # loaded before the delete
+    with session_scope(session_factory) as other:
+        theirs = repo.get_playlist(
+            playlist_id, session=other, listener=repo.get_listener(listener_id, session=other)
+        )
+        repo.delete_playlist(theirs, session=other)
+    assert repo.revoke_share(mine, session=racing) is False
+    racing.rollback()
+    racing.close()
+
+
+def test_a_row_deleted_under_a_request_is_answered_404_not_500(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Renaming a playlist that another request deletes meanwhile fails in the flush
+    (StaleDataError); the API answers that as the 404 it is for this request."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from moodtune.api.errors import install_error_handlers
+    from moodtune.catalog.models import Track
+
+    with session_scope(session_factory) as session:
+        track = Track(source="test", title="t", artists=[], search_text="t")
+        session.add(track)
+        session.flush()
+        listener = repo.get_or_create_listener(str(uuid.uuid4()), session=session)
+        playlist = repo.create_playlist(
+            session=session, listener=listener, name="p", items=[{"track_id": track.id}], params={}
+        )
+        playlist_id, listener_id = playlist.id, listener.id
+    racing = session_factory()
+    mine = repo.get_playlist(
+        playlist_id, session=racing, listener=repo.get_listener(listener_id, session=racing)
+    )
+    with session_scope(session_factory) as other:
+        repo.delete_playlist(other.get(type(mine), playlist_id), session=other)  # type: ignore[arg-type]
+    with pytest.raises(StaleDataError) as raised:
+        repo.rename_playlist(mine, "new", session=racing)
+    racing.rollback()
+    racing.close()
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/race")
+    def race() -> None:
+        raise raised.value
+
+    answer = TestClient(app, raise_server_exceptions=False).get("/race")
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"

@@ -4,6 +4,7 @@
 import io
 import re
 import tarfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -381,13 +382,13 @@ def test_new_views_at_360px_keep_contrast_names_and_no_sideways_scroll(
         context.close()
 
 
-def test_connect_spotify_and_save_a_playlist_there(browser, web_settings) -> None:  # type: ignore[no-untyped-def]
-    """Against the local Spotify fake (responses transcribed from Spotify's reference); a free
-    account: no in-page player, catalog tracks keep Spotify's embed."""
+@contextmanager
+def _with_spotify(browser, web_settings, spotify):  # type: ignore[no-untyped-def]
+    """The app with Spotify login pointed at a local fake; yields (page, app URL) after the
+    listener connected Spotify from the page."""
     from tests.live import serve, serve_app
-    from tests.spotify_fake import CLIENT_ID, FakeSpotify
+    from tests.spotify_fake import CLIENT_ID
 
-    spotify = FakeSpotify(product="free")
     with serve_app(spotify.app()) as fake_url:
         settings = web_settings.model_copy(
             update={
@@ -399,72 +400,70 @@ def test_connect_spotify_and_save_a_playlist_there(browser, web_settings) -> Non
         with serve(settings) as url:
             context = browser.new_context(locale="en-US")
             page = context.new_page()
-            page.goto(url)
-            page.wait_for_selector("body[data-ready='true']")
-            page.get_by_role("link", name="Connect Spotify").click()
-            page.wait_for_url(f"{url}/")  # consent (the fake says yes) and back, query dropped
-            page.wait_for_selector("body[data-ready='true']")
-            expect(page.locator(".toast")).to_contain_text("Spotify is connected")
-            expect(page.locator("#spotify-account")).to_contain_text("Spotify: Test Listener")
-            _choose(page, "#mood-picker [data-emotion=happy]")
-            page.fill("#playlist-name", "For Spotify")
-            page.click("#save")
-            page.get_by_role("button", name="Save For Spotify to Spotify").click()
-            expect(page.locator(".toast").last).to_contain_text("Saved 10 tracks to Spotify")
-            [made] = spotify.playlists.values()
-            assert made["name"] == "For Spotify" and len(made["uris"]) == 10
-            page.locator("#playlist .track").first.locator(".play-track").click()
-            expect(page.locator("#spotify")).to_be_visible()  # the embed, as without a login
-            assert page.evaluate("document.body.dataset.spotifyPlayer") is None
-            page.get_by_role("button", name="Log out of Spotify").click()
-            expect(page.get_by_role("link", name="Connect Spotify")).to_be_visible()
+            yield page, url
             context.close()
+
+
+def _connect_spotify(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='true']")
+    page.get_by_role("link", name="Connect Spotify").click()
+    page.wait_for_url(f"{url}/")  # consent (the fake says yes) and back, query dropped
+    page.wait_for_selector("body[data-ready='true']")
+
+
+def test_connect_spotify_and_save_a_playlist_there(browser, web_settings) -> None:  # type: ignore[no-untyped-def]
+    """Against the local Spotify fake (responses transcribed from Spotify's reference); a free
+    account: no in-page player, catalog tracks keep Spotify's embed."""
+    from tests.spotify_fake import FakeSpotify
+
+    spotify = FakeSpotify(product="free")
+    with _with_spotify(browser, web_settings, spotify) as (page, url):
+        _connect_spotify(page, url)
+        expect(page.locator(".toast")).to_contain_text("Spotify is connected")
+        expect(page.locator("#spotify-account")).to_contain_text("Spotify: Test Listener")
+        _choose(page, "#mood-picker [data-emotion=happy]")
+        page.fill("#playlist-name", "For Spotify")
+        page.click("#save")
+        page.get_by_role("button", name="Save For Spotify to Spotify").click()
+        expect(page.locator(".toast").last).to_contain_text("Saved 10 tracks to Spotify")
+        [made] = spotify.playlists.values()
+        assert made["name"] == "For Spotify" and len(made["uris"]) == 10
+        page.locator("#playlist .track").first.locator(".play-track").click()
+        expect(page.locator("#spotify")).to_be_visible()  # the embed, as without a login
+        assert page.evaluate("document.body.dataset.spotifyPlayer") is None
+        page.get_by_role("button", name="Log out of Spotify").click()
+        expect(page.get_by_role("link", name="Connect Spotify")).to_be_visible()
 
 
 def test_premium_listeners_play_catalog_tracks_in_the_page(browser, web_settings) -> None:  # type: ignore[no-untyped-def]
     """Spotify's SDK is replaced by tests/fixtures/spotify/fake-sdk.js (served at the SDK's own
     URL, so the page's CSP is what allows it) and the Web API by the local fake."""
-    from tests.live import serve, serve_app
-    from tests.spotify_fake import CLIENT_ID, FakeSpotify
+    from tests.spotify_fake import FakeSpotify
 
     spotify = FakeSpotify()
     sdk = (REPO / "tests" / "fixtures" / "spotify" / "fake-sdk.js").read_text()
-    with serve_app(spotify.app()) as fake_url:
-        settings = web_settings.model_copy(
-            update={
-                "spotify_client_id": CLIENT_ID,
-                "spotify_accounts_url": fake_url,
-                "spotify_api_url": f"{fake_url}/v1",
-            }  # fmt: skip
+    with _with_spotify(browser, web_settings, spotify) as (page, url):
+        csp_errors: list[str] = []
+        page.on(
+            "console", lambda m: csp_errors.append(m.text) if "Content Security" in m.text else None
         )
-        with serve(settings) as url:
-            context = browser.new_context(locale="en-US")
-            page = context.new_page()
-            csp_errors: list[str] = []
-            page.on(
-                "console",
-                lambda m: csp_errors.append(m.text) if "Content Security" in m.text else None,
-            )
-            page.route(
-                "https://sdk.scdn.co/spotify-player.js",
-                lambda route: route.fulfill(body=sdk, content_type="text/javascript"),
-            )
-            page.goto(url)
-            page.wait_for_selector("body[data-ready='true']")
-            page.get_by_role("link", name="Connect Spotify").click()
-            page.wait_for_url(f"{url}/")
-            page.wait_for_selector("body[data-spotify-player='ready']")
-            assert page.evaluate("window.fakeSpotifyPlayer.token") in spotify.access
-            _choose(page, "#mood-picker [data-emotion=happy]")
-            first = page.locator("#playlist .track").first
-            with page.expect_response("**/api/v1/spotify/play") as answer:
-                first.locator(".play-track").click()
-            assert answer.value.status == 204
-            [(device, uris)] = spotify.played
-            assert device == "fake-device-1" and uris[0].startswith("spotify:track:")
-            expect(page.locator("#spotify")).to_be_hidden()  # no embed: the full track plays
-            expect(page.locator("#now-artist")).to_contain_text("playing in Spotify")
-            page.click("#play")
-            wait_until(page, "window.fakeSpotifyPlayer.toggles === 1")
-            assert csp_errors == []
-            context.close()
+        page.route(
+            "https://sdk.scdn.co/spotify-player.js",
+            lambda route: route.fulfill(body=sdk, content_type="text/javascript"),
+        )
+        _connect_spotify(page, url)
+        page.wait_for_selector("body[data-spotify-player='ready']")
+        assert page.evaluate("window.fakeSpotifyPlayer.token") in spotify.access
+        _choose(page, "#mood-picker [data-emotion=happy]")
+        first = page.locator("#playlist .track").first
+        with page.expect_response("**/api/v1/spotify/play") as answer:
+            first.locator(".play-track").click()
+        assert answer.value.status == 204
+        [(device, uris)] = spotify.played
+        assert device == "fake-device-1" and uris[0].startswith("spotify:track:")
+        expect(page.locator("#spotify")).to_be_hidden()  # no embed: the full track plays
+        expect(page.locator("#now-artist")).to_contain_text("playing in Spotify")
+        page.click("#play")
+        wait_until(page, "window.fakeSpotifyPlayer.toggles === 1")
+        assert csp_errors == []

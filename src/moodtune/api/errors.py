@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moodtune.catalog.db import is_outage
@@ -141,6 +142,14 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", f"{where}: {first['msg']}", {"errors": errors})
 
 
+async def _changed_meanwhile(request: Request, exc: Exception) -> JSONResponse:
+    """A row this request was updating was deleted by another request at the same moment
+    (a playlist renamed while it is deleted): for this request it no longer exists."""
+    return await _moodtune_error(
+        request, NotFound("it was deleted by another request at the same time")
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", "Internal server error.")
@@ -152,4 +161,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeout, _database_error)
+    app.add_exception_handler(StaleDataError, _changed_meanwhile)
     app.add_exception_handler(Exception, _unexpected)

@@ -5,6 +5,7 @@ disk, so file parts stay in memory (bounded by the upload limit checked on the s
 """
 
 from collections.abc import AsyncGenerator, Collection
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -13,9 +14,22 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from moodtune.errors import BadForm, TooLarge, UnsupportedMedia
 
-__all__ = ["read_photo_form", "read_upload_form"]
+__all__ = ["multipart_body", "read_photo_form", "read_upload_form"]
 
 _FORM_OVERHEAD_BYTES = 64 * 1024  # boundaries, part headers and the small parameter fields
+
+
+def multipart_body(field: str, description: str) -> dict[str, Any]:
+    """OpenAPI for a route that reads its multipart form itself (one file in ``field``)."""
+    schema = {
+        "type": "object",
+        "required": [field],
+        "properties": {field: {"type": "string", "format": "binary", "description": description}},
+    }
+    content = {"multipart/form-data": {"schema": schema}}
+    return {
+        "requestBody": {"required": True, "content": content}
+    }  # boundaries, part headers and the small parameter fields
 
 
 class _InMemoryMultiPartParser(MultiPartParser):

@@ -460,13 +460,15 @@ def share_playlist(playlist: Playlist, *, session: Session) -> PlaylistShare:
 
 
 def revoke_share(playlist: Playlist, *, session: Session) -> bool:
-    """Revoke the active link; False when there was none."""
-    share = active_share(playlist, session=session)
-    if share is None:
-        return False
-    share.revoked_at = utcnow()
-    session.flush()
-    return True
+    """Revoke the active link; False when there was none. One UPDATE statement, so two
+    revocations at the same moment cannot trip over each other."""
+    result = session.execute(
+        update(PlaylistShare)
+        .where(PlaylistShare.playlist_id == playlist.id, PlaylistShare.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(PlaylistShare.token)
+    )
+    return result.first() is not None
 
 
 def shared_playlist(token: str, *, session: Session) -> Playlist:

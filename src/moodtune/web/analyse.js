@@ -1,7 +1,7 @@
 // "Analyse a track" (seed 001): upload a song, see what the network hears, get tracks like it.
 import { api } from "./api.js";
 import { t } from "./i18n.js";
-import { drawPlaylist } from "./views.js";
+import { drawPlaylist, wireDropZone } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const NOTES = ["C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B"];
@@ -32,26 +32,7 @@ export class TrackAnalysis {
     this.feedback = feedback;
     this.result = null;
     this.name = "";
-    const zone = $("track-drop");
-    $("track-input").addEventListener("change", (e) => {
-      const [file] = e.target.files;
-      if (file) this.analyse(file);
-      e.target.value = "";
-    });
-    zone.addEventListener("keydown", (e) => {
-      if ((e.key === "Enter" || e.key === " ") && e.target === zone) {
-        e.preventDefault();
-        $("track-input").click();
-      }
-    });
-    zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
-    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-    zone.addEventListener("drop", (e) => {
-      e.preventDefault();
-      zone.classList.remove("over");
-      const [file] = e.dataTransfer.files;
-      if (file) this.analyse(file);
-    });
+    wireDropZone($("track-drop"), $("track-input"), (file) => this.analyse(file));
   }
 
   async analyse(file) {

@@ -7,7 +7,7 @@ import { hasKey, lang, preferredLang, setLang, t, tn } from "./i18n.js";
 import { setIcon } from "./icons.js";
 import { Library, playlistTracks } from "./library.js";
 import { Player } from "./player.js";
-import { EMOTIONS, drawBars, drawBoxes, drawCircumplex, drawPlaylist, mapPoint, markPlaying, moodMessage } from "./views.js";
+import { EMOTIONS, wireDropZone, drawBars, drawBoxes, drawCircumplex, drawPlaylist, mapPoint, markPlaying, moodMessage } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const THEME_KEY = "moodtune.theme";
@@ -394,26 +394,7 @@ async function savePlaylist(event) {
 }
 
 // ---- file picking, drag and drop ------------------------------------------
-$("file-input").addEventListener("change", (e) => {
-  const [file] = e.target.files;
-  if (file) analysePhoto(file);
-  e.target.value = "";
-});
-const zone = $("dropzone");
-zone.addEventListener("keydown", (e) => {
-  if ((e.key === "Enter" || e.key === " ") && e.target === zone) {
-    e.preventDefault();
-    $("file-input").click();
-  }
-});
-zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
-zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-zone.addEventListener("drop", (e) => {
-  e.preventDefault();
-  zone.classList.remove("over");
-  const [file] = e.dataTransfer.files;
-  if (file) analysePhoto(file);
-});
+wireDropZone($("dropzone"), $("file-input"), analysePhoto);
 
 // ---- webcam -----------------------------------------------------------------
 let stream = null;

@@ -152,3 +152,26 @@ export function markPlaying(list, index) {
     else node.removeAttribute("aria-current");
   });
 }
+
+// A drop zone: a file from the picker, a drop, or Enter/Space on the zone opens the picker.
+export function wireDropZone(zone, input, onFile) {
+  input.addEventListener("change", (e) => {
+    const [file] = e.target.files;
+    if (file) onFile(file);
+    e.target.value = "";
+  });
+  zone.addEventListener("keydown", (e) => {
+    if ((e.key === "Enter" || e.key === " ") && e.target === zone) {
+      e.preventDefault();
+      input.click();
+    }
+  });
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    const [file] = e.dataTransfer.files;
+    if (file) onFile(file);
+  });
+}

@@ -27,7 +27,7 @@ from moodtune.api.schemas import (
     TrackOut,
     reasons_out,
 )
-from moodtune.api.uploads import read_upload_form
+from moodtune.api.uploads import multipart_body, read_upload_form
 from moodtune.audio.analysis import TrackAnalysis, analyse_file, key_name
 from moodtune.audio.embed import AudioModel
 from moodtune.catalog import repo
@@ -42,26 +42,7 @@ router = APIRouter(tags=["analysis"])
 
 #: Declared types that cannot be audio; anything else is tried (browsers send odd types).
 _NOT_AUDIO = ("text/", "image/", "video/", "application/pdf", "application/json")
-_AUDIO_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["audio"],
-                    "properties": {
-                        "audio": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "mp3, flac, ogg/opus, wav, aiff (m4a/aac with PyAV)",
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
+_AUDIO_BODY = multipart_body("audio", "mp3, flac, ogg/opus, wav, aiff (m4a/aac with PyAV)")
 _ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorOut} for c in (400, 413, 415, 500)}
 
 

@@ -23,33 +23,14 @@ from moodtune.api.schemas import (
     RecommendationOut,
     RecommendIn,
 )
-from moodtune.api.uploads import read_photo_form
+from moodtune.api.uploads import multipart_body, read_photo_form
 from moodtune.errors import ModelError
 from moodtune.service import playlist_for_listener
 from moodtune.vision.pipeline import EmotionPipeline, PhotoEmotions
 
 router = APIRouter(tags=["emotions"])
 
-_PHOTO_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image"],
-                    "properties": {
-                        "image": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "JPEG, PNG, WebP or HEIC",
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
+_PHOTO_BODY = multipart_body("image", "JPEG, PNG, WebP or HEIC")
 _PHOTO_ERRORS: dict[int | str, dict[str, Any]] = {
     c: {"model": ErrorOut} for c in (400, 413, 415, 422, 500)
 }
