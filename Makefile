@@ -5,38 +5,45 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench clean
+.PHONY: install install-dev run test lint format bench clean
 
-# torch is not a dependency of the app (runtime is ONNX); training scripts install it themselves.
-$(BIN)/moodtune: pyproject.toml
+# Two steps, so that `make run` installs only what running needs (a faster first run) and
+# test, lint and benchmark tools come with `make test`. torch is not a dependency of the app
+# (runtime is ONNX); training scripts install it themselves.
+$(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(BIN)/moodtune
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(BIN)/moodtune init
 	$(BIN)/moodtune library add demo/music
 	$(BIN)/moodtune serve --host $(HOST) --port $(PORT)
 
-test: install
+test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
-lint:
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format:
+format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+bench: install-dev
 	$(BIN)/python bench/recommend_latency.py
 	$(BIN)/python bench/big_images.py
 	$(BIN)/python bench/load.py
