@@ -34,7 +34,7 @@ from moodtune.audio.embed import DEFAULT_AUDIO_MODEL, AudioModel
 from moodtune.catalog.db import session_scope
 from moodtune.catalog.library import analysis_values, described, store_analysed
 from moodtune.catalog.models import Playlist, PlaylistPush, Source, Track, utcnow
-from moodtune.errors import BadAudio, InvalidInput, MoodtuneError, NotFound, SourceUnavailable
+from moodtune.errors import InvalidInput, MoodtuneError, NotFound, SourceAuth, SourceUnavailable
 from moodtune.sources.subsonic import Song, SubsonicClient
 
 __all__ = [
@@ -315,15 +315,12 @@ def _settle(
     storage: Any,
 ) -> None:
     """Store one analysed song in its own transaction; a bad file is reported, not fatal; a
-    server that went away stops the sync (SourceUnavailable propagates)."""
+    server that went away or refuses us stops the sync."""
     try:
         fetched = result()
-    except (BadAudio, InvalidInput) as exc:
-        report.failed.append({"id": song.id, "title": song.title, "reason": exc.message})
-        return
-    except SourceUnavailable:
-        raise
-    except MoodtuneError as exc:
+    except (SourceUnavailable, SourceAuth):
+        raise  # the server, not this song: stop here, the next sync goes on from here
+    except MoodtuneError as exc:  # this song's audio (damaged, not audio): report, go on
         report.failed.append({"id": song.id, "title": song.title, "reason": exc.message})
         return
     track_id = known.get(song.id, (None, None))[0]
