@@ -4,6 +4,8 @@ background rebuild under running requests never mixes two builds or loses a cach
 import dataclasses
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from moodtune.catalog import repo
 from moodtune.catalog.db import session_scope
 from moodtune.catalog.importers import import_catalog
 from moodtune.catalog.index import CatalogIndex, CatalogSnapshot
+from moodtune.catalog.models import Playlist, Track
 from moodtune.service import PlaylistParams, TasteCache, playlist_for_listener
 
 
@@ -107,13 +110,12 @@ def test_the_taste_cache_refits_only_on_new_feedback_or_a_new_catalog(
     assert len(cache) == 2
 
 
-def test_revoking_a_share_while_its_playlist_is_deleted_does_not_fail(
-    session_factory: sessionmaker[Session],
-) -> None:
-    """Found by the fuzz run (two workers): DELETE /share racing DELETE /playlists/{id} was a
-    500 (StaleDataError); revoking is now one UPDATE that may match nothing."""
-    from moodtune.catalog.models import Track
-
+@contextmanager
+def _playlist_deleted_under_a_session(
+    session_factory: sessionmaker[Session], *, shared: bool
+) -> Iterator[tuple[Session, Playlist]]:
+    """A playlist loaded in one session (with its share link loaded too, if ``shared``) and then
+    deleted by another: what a request holds when a concurrent request deletes the playlist."""
     with session_scope(session_factory) as session:
         track = Track(source="test", title="t", artists=[], search_text="t")
         session.add(track)
@@ -122,21 +124,31 @@ def test_revoking_a_share_while_its_playlist_is_deleted_does_not_fail(
         playlist = repo.create_playlist(
             session=session, listener=listener, name="p", items=[{"track_id": track.id}], params={}
         )
-        repo.share_playlist(playlist, session=session)
+        if shared:
+            repo.share_playlist(playlist, session=session)
         playlist_id, listener_id = playlist.id, listener.id
     racing = session_factory()
     mine = repo.get_playlist(
         playlist_id, session=racing, listener=repo.get_listener(listener_id, session=racing)
     )
-    assert repo.active_share(mine, session=racing) is not None  # loaded before the delete
+    if shared:
+        assert repo.active_share(mine, session=racing) is not None  # loaded before the delete
     with session_scope(session_factory) as other:
-        theirs = repo.get_playlist(
-            playlist_id, session=other, listener=repo.get_listener(listener_id, session=other)
-        )
-        repo.delete_playlist(theirs, session=other)
-    assert repo.revoke_share(mine, session=racing) is False
-    racing.rollback()
-    racing.close()
+        repo.delete_playlist(other.get(Playlist, playlist_id), session=other)  # type: ignore[arg-type]
+    try:
+        yield racing, mine
+    finally:
+        racing.rollback()
+        racing.close()
+
+
+def test_revoking_a_share_while_its_playlist_is_deleted_does_not_fail(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Found by the fuzz run (two workers): DELETE /share racing DELETE /playlists/{id} was a
+    500 (StaleDataError); revoking is now one UPDATE that may match nothing."""
+    with _playlist_deleted_under_a_session(session_factory, shared=True) as (racing, mine):
+        assert repo.revoke_share(mine, session=racing) is False
 
 
 def test_a_row_deleted_under_a_request_is_answered_404_not_500(
@@ -149,27 +161,10 @@ def test_a_row_deleted_under_a_request_is_answered_404_not_500(
     from sqlalchemy.orm.exc import StaleDataError
 
     from moodtune.api.errors import install_error_handlers
-    from moodtune.catalog.models import Track
 
-    with session_scope(session_factory) as session:
-        track = Track(source="test", title="t", artists=[], search_text="t")
-        session.add(track)
-        session.flush()
-        listener = repo.get_or_create_listener(str(uuid.uuid4()), session=session)
-        playlist = repo.create_playlist(
-            session=session, listener=listener, name="p", items=[{"track_id": track.id}], params={}
-        )
-        playlist_id, listener_id = playlist.id, listener.id
-    racing = session_factory()
-    mine = repo.get_playlist(
-        playlist_id, session=racing, listener=repo.get_listener(listener_id, session=racing)
-    )
-    with session_scope(session_factory) as other:
-        repo.delete_playlist(other.get(type(mine), playlist_id), session=other)  # type: ignore[arg-type]
-    with pytest.raises(StaleDataError) as raised:
-        repo.rename_playlist(mine, "new", session=racing)
-    racing.rollback()
-    racing.close()
+    with _playlist_deleted_under_a_session(session_factory, shared=False) as (racing, mine):
+        with pytest.raises(StaleDataError) as raised:
+            repo.rename_playlist(mine, "new", session=racing)
 
     app = FastAPI()
     install_error_handlers(app)

@@ -415,17 +415,22 @@ class RecommendationOut(BaseModel):
                 path=[(round(float(v), 4), round(float(a), 4)) for v, a in plan.path],
             ),
             seed=result.seed,
-            tracks=[
-                RankedTrackOut(
-                    **TrackOut.from_track(result.tracks[r.id]).model_dump(),
-                    position=i + 1,
-                    score=r.score,
-                    reasons=reasons_out(r.reasons, lang),
-                    heard_mood=HeardMoodOut(**asdict(r.heard)),
-                )
-                for i, r in enumerate(result.ranked)
-            ],
+            tracks=ranked_tracks_out(result, lang),
         )
+
+
+def ranked_tracks_out(result: PlaylistResult, lang: str) -> list[RankedTrackOut]:
+    """A ranked playlist's tracks, in order, as responses show them."""
+    return [
+        RankedTrackOut(
+            **TrackOut.from_track(result.tracks[r.id]).model_dump(),
+            position=i + 1,
+            score=r.score,
+            reasons=reasons_out(r.reasons, lang),
+            heard_mood=HeardMoodOut(**asdict(r.heard)),
+        )
+        for i, r in enumerate(result.ranked)
+    ]
 
 
 class AnalysisOut(BaseModel):

@@ -5,9 +5,11 @@ file are decoded (a file no longer than that is read whole), so a ten-hour recor
 much as a one-minute one and a library analyses at hundreds of times real time.
 """
 
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -18,7 +20,15 @@ from moodtune.audio.mel import N_FFT, log_mel_from_power, power_spectrogram
 from moodtune.audio.music import MusicCheck, check_music
 from moodtune.errors import BadAudio
 
-__all__ = ["MAX_WINDOWS", "WINDOW_S", "TrackAnalysis", "analyse_file", "energy_from", "key_name"]
+__all__ = [
+    "MAX_WINDOWS",
+    "WINDOW_S",
+    "TrackAnalysis",
+    "analyse_file",
+    "analyse_unnamed",
+    "energy_from",
+    "key_name",
+]
 
 NOTES = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
 
@@ -73,6 +83,16 @@ def energy_from(arousal: float, loudness_db: float) -> float:
     """
     level = 1.0 / (1.0 + np.exp(-(loudness_db - _ENERGY_MID_DB) / _ENERGY_SCALE_DB))
     return round(float(0.5 * arousal + 0.5 * level), 4)
+
+
+def analyse_unnamed(fill: Callable[[BinaryIO], object], model: AudioModel) -> TrackAnalysis:
+    """Analyse audio that ``fill`` writes into an unnamed temporary file (``O_TMPFILE`` on
+    Linux: no name in any directory, gone when closed): uploads and streamed songs are never
+    stored, but the decoders read from a path."""
+    with tempfile.TemporaryFile() as handle:
+        fill(handle)
+        handle.flush()
+        return analyse_file(Path(f"/proc/self/fd/{handle.fileno()}"), model)
 
 
 def analyse_file(

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -29,10 +28,15 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from moodtune.audio.analysis import TrackAnalysis, analyse_file
+from moodtune.audio.analysis import TrackAnalysis, analyse_unnamed
 from moodtune.audio.embed import DEFAULT_AUDIO_MODEL, AudioModel
 from moodtune.catalog.db import session_scope
-from moodtune.catalog.library import analysis_values, described, store_analysed
+from moodtune.catalog.library import (
+    ProgressCallback,
+    analysis_values,
+    described,
+    store_analysed,
+)
 from moodtune.catalog.models import Playlist, PlaylistPush, Source, Track, utcnow
 from moodtune.errors import InvalidInput, MoodtuneError, NotFound, SourceAuth, SourceUnavailable
 from moodtune.sources.subsonic import Song, SubsonicClient
@@ -60,8 +64,6 @@ _IMAGE_SUFFIX = {
     "image/webp": ".webp",
     "image/gif": ".gif",
 }
-#: (songs done, songs to analyse, seconds of audio analysed so far)
-ProgressCallback = Callable[[int, int, float], None]
 
 
 @dataclass
@@ -214,10 +216,7 @@ class _Fetched:
 
 def _fetch(client: SubsonicClient, song: Song, model: AudioModel) -> _Fetched:
     """Download and analyse one song (a worker thread: I/O and ONNX release the GIL)."""
-    with tempfile.TemporaryFile() as handle:  # O_TMPFILE on Linux: never has a name
-        client.download(song.id, handle)
-        handle.flush()
-        analysis = analyse_file(Path(f"/proc/self/fd/{handle.fileno()}"), model)
+    analysis = analyse_unnamed(lambda handle: client.download(song.id, handle), model)
     cover = client.cover(song.cover_id) if song.cover_id else None
     return _Fetched(song, analysis, cover)
 

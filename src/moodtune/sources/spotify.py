@@ -7,7 +7,6 @@ The base URLs are parameters, so tests run against a local fake (tests/spotify_f
 
 import base64
 import hashlib
-import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -24,9 +23,6 @@ __all__ = ["SCOPES", "SpotifyClient", "TokenExpired", "Tokens", "code_challenge"
 #: ``streaming`` and the profile (the SDK needs ``user-read-email`` and ``user-read-private``).
 SCOPES = ("playlist-modify-private", "streaming", "user-read-email", "user-read-private")
 _ADD_BATCH = 100  # Spotify adds at most 100 items per request
-
-for _name in ("httpx2", "httpcore2"):  # request lines would carry codes and tokens
-    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 class TokenExpired(SourceAuth):

@@ -8,7 +8,6 @@ like a broken server (:class:`SourceUnavailable`), or it refuses the credentials
 """
 
 import hashlib
-import logging
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -26,10 +25,6 @@ CLIENT_NAME = "moodtune"
 _AUTH_ERRORS = {40, 41, 42, 43, 44}  # wrong credentials / token auth not supported / …
 _TOKEN_UNSUPPORTED = {10, 41, 42}  # missing parameter (no token support) or refused tokens
 _PAGE = 500
-# The HTTP client logs each request's URL at INFO, and Subsonic authenticates in the query
-# string (token and salt, or the hex-encoded password): such lines must never reach a log.
-for _name in ("httpx2", "httpcore2", "httpx", "httpcore"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

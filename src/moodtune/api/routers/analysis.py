@@ -7,8 +7,6 @@ never stored, and analysis is bounded to the same windows as ``moodtune analyze`
 
 import base64
 import io
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,10 +23,11 @@ from moodtune.api.schemas import (
     RankedTrackOut,
     SimilarTrackOut,
     TrackOut,
+    ranked_tracks_out,
     reasons_out,
 )
 from moodtune.api.uploads import multipart_body, read_upload_form
-from moodtune.audio.analysis import TrackAnalysis, analyse_file, key_name
+from moodtune.audio.analysis import TrackAnalysis, analyse_unnamed, key_name
 from moodtune.audio.embed import AudioModel
 from moodtune.catalog import repo
 from moodtune.catalog.index import CatalogIndex
@@ -72,14 +71,11 @@ def spectrogram_png(mel: np.ndarray) -> str:
 
 
 def _analyse_bytes(data: bytes, model: AudioModel) -> TrackAnalysis:
-    with tempfile.TemporaryFile() as handle:  # O_TMPFILE on Linux: never has a name
-        handle.write(data)
-        handle.flush()
-        try:
-            return analyse_file(Path(f"/proc/self/fd/{handle.fileno()}"), model)
-        except BadAudio as exc:
-            reason = str(exc).split(": ", 1)[-1]
-            raise BadAudio(f"the upload cannot be analysed: {reason}") from exc
+    try:
+        return analyse_unnamed(lambda handle: handle.write(data), model)
+    except BadAudio as exc:
+        reason = str(exc).split(": ", 1)[-1]
+        raise BadAudio(f"the upload cannot be analysed: {reason}") from exc
 
 
 def _like_it(
@@ -99,16 +95,7 @@ def _like_it(
         matrix=snapshot.matrix,
         session=session,
     )
-    catalog = [
-        RankedTrackOut(
-            **TrackOut.from_track(result.tracks[r.id]).model_dump(),
-            position=i + 1,
-            score=r.score,
-            reasons=reasons_out(r.reasons, lang),
-            heard_mood=HeardMoodOut(**vars(r.heard)),
-        )
-        for i, r in enumerate(result.ranked)
-    ]
+    catalog = ranked_tracks_out(result, lang)
     found = nearest_to_vector(snapshot.embeddings, analysis.embedding, n)
     tracks = repo.tracks_by_ids([i for i, _ in found], session=session)
     styles = repo.embedding_styles([i for i, _ in found], session=session)
