@@ -298,7 +298,8 @@ def recommend(
     from pydantic import ValidationError
 
     from moodtune.api.schemas import RecommendationOut, RecommendIn
-    from moodtune.catalog.index import load_matrix
+    from moodtune.catalog.index import load_snapshot
+    from moodtune.catalog.snapshot import SnapshotStore
     from moodtune.service import recommend_playlist
 
     settings = _settings()
@@ -322,7 +323,8 @@ def recommend(
         except (ValidationError, json.JSONDecodeError) as exc:
             raise InvalidInput(f"invalid parameters: {_first_error(exc)}") from exc
         with _session_factory(settings)() as session:
-            result = recommend_playlist(body.params(), matrix=load_matrix(session), session=session)
+            snapshot = load_snapshot(session, SnapshotStore(settings.snapshots))
+            result = recommend_playlist(body.params(), matrix=snapshot.matrix, session=session)
             doc = RecommendationOut.from_result(result).model_dump(mode="json")
     _emit(doc, as_json=as_json, human=_print_playlist)
 

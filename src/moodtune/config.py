@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         description="Where copied audio and cover art go: a directory path or file:// URL "
         "(default: objects/ in data_dir) or s3://bucket/prefix (needs moodtune[s3]).",
     )
+    snapshot_dir: Path | None = Field(
+        default=None,
+        description="Where catalog snapshots (memory-mapped ranking data, one per catalog "
+        "version) are written and read; default snapshots/ in data_dir. Replicas on one "
+        "machine can share it.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
@@ -64,6 +70,10 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         default=False, description="Send the listener cookie only over HTTPS."
     )
+
+    @property
+    def snapshots(self) -> Path:
+        return self.snapshot_dir or self.data_dir / "snapshots"
 
     @field_validator("log_level", mode="before")
     @classmethod

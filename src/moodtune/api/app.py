@@ -28,6 +28,7 @@ from moodtune.api.schemas import API_PREFIX
 from moodtune.api.security import SecurityHeadersMiddleware
 from moodtune.catalog.db import DatabaseHealth, create_db_engine, make_session_factory
 from moodtune.catalog.index import CatalogIndex
+from moodtune.catalog.snapshot import SnapshotStore
 from moodtune.catalog.sources import SourceClients
 from moodtune.config import Settings
 from moodtune.service import TasteCache
@@ -68,7 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_db_engine(settings.database_url)
         app.state.db_health = DatabaseHealth(engine)
         app.state.session_factory = make_session_factory(engine)
-        index = CatalogIndex(app.state.session_factory, refresh_s=settings.catalog_refresh_s)
+        index = CatalogIndex(
+            app.state.session_factory,
+            refresh_s=settings.catalog_refresh_s,
+            store=SnapshotStore(settings.snapshots),
+        )
         app.state.index = index
         app.state.taste_cache = TasteCache()
         try:

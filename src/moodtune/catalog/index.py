@@ -1,11 +1,16 @@
-"""The in-memory snapshot of the catalog that requests rank with, rebuilt when it changes.
+"""The catalog snapshot that requests rank with, mapped from disk and swapped when it changes.
 
 A server keeps one :class:`CatalogIndex`. :meth:`CatalogIndex.current` returns one frozen
-:class:`CatalogSnapshot` (version, ranking matrix, audio embeddings, taste space), published by a
-single assignment, so a request never pairs one build's matrix with another's embeddings. At
-most every ``refresh_s`` seconds a request compares the catalog version (track count, newest
-``updated_at``) with the snapshot's and, when it moved (a CLI import, another replica), rebuilds
-in a background thread while requests keep using the old snapshot.
+:class:`CatalogSnapshot` (version, ranking matrix with its cells, audio embeddings, taste
+space), published by a single assignment, so a request never pairs one build's matrix with
+another's embeddings. At most every ``refresh_s`` seconds a request compares the catalog
+version (track count, newest ``updated_at``) with the snapshot's and, when it moved (a CLI
+import, another replica), loads the new version in a background thread while requests keep
+using the old snapshot.
+
+Loading means mapping the version's files from the :class:`~moodtune.catalog.snapshot.
+SnapshotStore` (milliseconds); only the first process to see a version builds it from SQL and
+writes it for the others.
 """
 
 import logging
@@ -13,17 +18,26 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+from typing import Literal
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from moodtune.catalog import repo
+from moodtune.catalog.snapshot import (
+    SnapshotError,
+    SnapshotStore,
+    heard_model_sha256,
+    snapshot_key,
+)
 from moodtune.recommend import TrackMatrix
+from moodtune.recommend.cells import with_cells
 from moodtune.recommend.heard import HeardMoodModel
 from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.taste import TasteSpace
 
-__all__ = ["CatalogIndex", "CatalogSnapshot", "load_matrix"]
+__all__ = ["CatalogIndex", "CatalogSnapshot", "load_matrix", "load_snapshot"]
 
 log = logging.getLogger(__name__)
 
@@ -41,31 +55,65 @@ class CatalogSnapshot:
     version: tuple[int, datetime | None]
     matrix: TrackMatrix
     embeddings: EmbeddingTable
-    taste_space: TasteSpace
+    #: "mapped": read from a snapshot written before; "built": built from SQL by this process
+    origin: Literal["mapped", "built"] = "built"
+    key: str | None = None
 
     @property
     def tracks_in_db(self) -> int:
         return self.version[0]
 
+    @cached_property
+    def taste_space(self) -> TasteSpace:
+        """Built on the first personalised request, not at start: most starts never need it."""
+        matrix, table = self.matrix, self.embeddings
+        vectors = {int(t): table.vectors[i] for i, t in enumerate(table.ids.tolist())}
+        return TasteSpace.build(matrix.ids, matrix.taste_features(), vectors)
 
-def build_snapshot(session: Session) -> CatalogSnapshot:
-    version = repo.catalog_version(session=session)
-    matrix = load_matrix(session)
+
+def _build_from_sql(session: Session) -> tuple[TrackMatrix, EmbeddingTable]:
+    matrix = with_cells(load_matrix(session))
     ids, vectors = repo.embedding_matrix(session=session)
-    space = TasteSpace.build(
-        matrix.ids,
-        matrix.taste_features(),
-        {int(t): vectors[i] for i, t in enumerate(ids.tolist())},
-    )
     flagged = matrix.ids[matrix.non_music]
-    embeddings = EmbeddingTable(ids, vectors, hidden=np.isin(ids, flagged))
-    return CatalogSnapshot(version=version, matrix=matrix, embeddings=embeddings, taste_space=space)
+    return matrix, EmbeddingTable(ids, vectors, hidden=np.isin(ids, flagged))
+
+
+def load_snapshot(session: Session, store: SnapshotStore | None = None) -> CatalogSnapshot:
+    """The snapshot of the catalog's current version: mapped from ``store`` when it holds a
+    sound one, else built from SQL (and written to ``store`` for every other process)."""
+    version = repo.catalog_version(session=session)
+    if store is None:
+        matrix, embeddings = _build_from_sql(session)
+        return CatalogSnapshot(version, matrix, embeddings)
+    key = snapshot_key(version, heard_model_sha256())
+    heard_model = HeardMoodModel.from_path()
+    files = None
+    try:
+        files = store.read(key, heard_model=heard_model)
+    except SnapshotError as exc:
+        log.warning("%s; rebuilding it", exc)
+        store.discard(key)
+    origin: Literal["mapped", "built"] = "mapped"
+    if files is None:
+        matrix, embeddings = _build_from_sql(session)
+        store.write(key, version, matrix, embeddings)
+        files = store.read(key, heard_model=heard_model)
+        assert files is not None
+        origin = "built"
+    return CatalogSnapshot(version, files.matrix, files.embeddings, origin=origin, key=key)
 
 
 class CatalogIndex:
-    def __init__(self, session_factory: sessionmaker[Session], *, refresh_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        refresh_s: float = 10.0,
+        store: SnapshotStore | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.refresh_s = refresh_s
+        self.store = store
         self._snapshot: CatalogSnapshot | None = None
         self._checked_at = 0.0
         self._rebuilding = threading.Lock()
@@ -77,27 +125,31 @@ class CatalogIndex:
         return self._snapshot
 
     def load(self) -> CatalogSnapshot:
-        """Build now (startup, or after an import in this process) and return the snapshot."""
+        """Load now (startup, or after an import in this process) and return the snapshot."""
         with self._rebuilding:
             return self._build()
 
     def _build(self) -> CatalogSnapshot:
         started = time.perf_counter()
         with self.session_factory() as session:
-            snapshot = build_snapshot(session)
-        self._snapshot = snapshot  # the one assignment that publishes a build
+            snapshot = load_snapshot(session, self.store)
+        previous, self._snapshot = self._snapshot, snapshot  # the one assignment that publishes
         self._checked_at = time.monotonic()
+        if self.store is not None and snapshot.key is not None:
+            keep = {snapshot.key} | ({previous.key} if previous and previous.key else set())
+            self.store.prune(keep)
         log.info(
-            "catalog index: %d of %d tracks placeable, %d with embeddings, built in %.2f s",
+            "catalog index: %d of %d tracks placeable, %d with embeddings, %s in %.2f s",
             len(snapshot.matrix),
             snapshot.tracks_in_db,
             len(snapshot.embeddings),
+            snapshot.origin,
             time.perf_counter() - started,
         )
         return snapshot
 
     def current(self) -> CatalogSnapshot:
-        """The snapshot to rank with; starts a background rebuild when the catalog has changed."""
+        """The snapshot to rank with; starts a background load when the catalog has changed."""
         snapshot = self._snapshot
         if snapshot is None:
             return self.load()

@@ -10,8 +10,8 @@ import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Literal
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from moodtune.recommend.mood import FeatureTargets
 from moodtune.recommend.reasons import Reason, ReasonParam
 from moodtune.recommend.vocabulary import FEATURES
 
+if TYPE_CHECKING:
+    from moodtune.recommend.cells import CellIndex
+
 __all__ = [
     "FEATURES",
     "POPULARITY_TARGETS",
@@ -28,10 +31,15 @@ __all__ = [
     "RankQuery",
     "HeardPlacement",
     "RankedTrack",
+    "Eligibility",
+    "ExhaustiveSearch",
+    "Scorer",
+    "Search",
     "TrackMatrix",
     "placeable_features",
     "rank",
     "song_key",
+    "top_k",
 ]
 
 _COL = {name: i for i, name in enumerate(FEATURES)}
@@ -165,6 +173,9 @@ class TrackMatrix:
     non_music: np.ndarray  # bool (n,): flagged as not music, only ranked when asked for
     genres: Mapping[str, np.ndarray] = field(default_factory=dict)  # genre -> sorted rows
     playable: np.ndarray | None = None  # bool (n,): moodtune can stream the audio; None: none
+    #: Rows grouped into cells with bounds on every score term, for the bounded search; None:
+    #: every request scans (small catalogs, matrices built by hand).
+    cells: "CellIndex | None" = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -225,7 +236,7 @@ class TrackMatrix:
         return cls(
             ids=np.asarray(ids, dtype=np.int64)[keep],
             values=raw,
-            features=np.ascontiguousarray(normed, dtype=np.float32),
+            features=np.asfortranarray(normed, dtype=np.float32),  # columns scored one by one
             popularity=np.array(popularity, dtype=np.float64)[keep].astype(np.float32),
             explicit=np.array([bool(e) for e in explicit], dtype=bool)[keep],
             artist_ptr=ptr,
@@ -240,6 +251,10 @@ class TrackMatrix:
             genres={g: np.array(r, dtype=np.int64) for g, r in rows_by_genre.items()},
             playable=None if playable is None else np.array(playable, dtype=bool)[keep],
         )
+
+    @cached_property
+    def has_non_music(self) -> bool:
+        return bool(self.non_music.any())
 
     def artists_of(self, row: int) -> np.ndarray:
         return self.artist_codes[self.artist_ptr[row] : self.artist_ptr[row + 1]]
@@ -296,6 +311,9 @@ class RankQuery:
     #: the score: 0 = mood only (personalization low).
     taste: np.ndarray | None = None
     taste_weight: float = 0.0
+    #: Per cell of ``matrix.cells``, the best of ``taste`` (``CellIndex.taste_max``): saves a
+    #: pass over every row when the same listener's scores rank again.
+    taste_cell_max: np.ndarray | None = None
     max_per_artist: int = 2
     seed: int | None = None
     #: Gumbel noise scale on scores: near-ties vary between seeds, clear winners stay.
@@ -347,7 +365,7 @@ def heard_placement_of(
     )
 
 
-def rank(matrix: TrackMatrix, query: RankQuery) -> list[RankedTrack]:
+def rank(matrix: TrackMatrix, query: RankQuery, *, exhaustive: bool = False) -> list[RankedTrack]:
     """Choose ``query.n`` tracks nearest to the targets under filters and diversity rules.
 
     Parameters
@@ -356,6 +374,10 @@ def rank(matrix: TrackMatrix, query: RankQuery) -> list[RankedTrack]:
     query : RankQuery
         ``targets`` (and ``points``) have one entry for a static list or ``n`` entries
         (``journey=True``), one per playlist position, in order.
+    exhaustive : bool
+        Score every eligible row instead of searching the matrix's cells by their bounds
+        (:mod:`moodtune.recommend.cells`). Both give the same list; the scan is the reference
+        the tests and ``bench/scale.py`` compare the search with.
 
     Returns
     -------
@@ -368,28 +390,29 @@ def rank(matrix: TrackMatrix, query: RankQuery) -> list[RankedTrack]:
         ``p = 0.25`` when a popularity band is chosen, and the taste share mixed in likewise.
     """
     _check_query(matrix, query)
-    rows = _eligible_rows(matrix, query)
-    scores = _scores(matrix, query, rows)  # (n_targets, n_eligible)
-    hidden = _hidden(matrix, query, rows)
-    if hidden is not None:
-        scores[:, hidden] = -1.0  # below every real score (0..1): last in any order
-    rng = np.random.default_rng(query.seed)
-    diversity = _Diversity(matrix, query.max_per_artist, rows, hidden)
-    shares = _GenreShares(matrix, query, rows)
-    if query.journey:
-        picks = _pick_journey(query, scores, diversity, shares, rng)
+    scorer = Scorer(matrix, query)
+    eligible = Eligibility.of(matrix, query)
+    search: Search
+    if exhaustive or matrix.cells is None:
+        search = ExhaustiveSearch(matrix, scorer, eligible)
     else:
-        picks = _pick_static(query, scores[0], diversity, shares, rng)
-        picks.sort(key=lambda p: -scores[0, p[0]])
+        search = matrix.cells.search(matrix, scorer, eligible)
+    rng = np.random.default_rng(query.seed)
+    diversity = _Diversity(matrix, query.max_per_artist)
+    shares = _GenreShares(matrix, query)
+    if query.journey:
+        picks = _pick_journey(query, search, diversity, shares, rng)
+    else:
+        picks = _pick_static(query, search, diversity, shares, rng)
+        picks.sort(key=lambda p: -p[2])
     ranked = []
-    for pos, step in picks:
-        row = diversity.row(pos)
+    for row, step, score in picks:
         heard = heard_placement(matrix, row)
         ranked.append(
             RankedTrack(
                 row=row,
                 id=int(matrix.ids[row]),
-                score=round(float(scores[step, pos]), 4),
+                score=round(score, 4),
                 reasons=_reasons(matrix, query, row, step, heard),
                 heard=heard,
             )
@@ -439,116 +462,173 @@ def _target_arrays(targets: Sequence[FeatureTargets]) -> tuple[np.ndarray, np.nd
     return values, weights
 
 
-def _feature_closeness(targets: Sequence[FeatureTargets], x: np.ndarray) -> np.ndarray:
-    """``1 - sqrt(Σ w (x - t)² / Σ w)`` for every (target, row), shape (n_targets, rows).
+class Scorer:
+    """The score in 0..1 of any rows for any target of one query.
 
-    Uses |x - t|²_w = x²·w - 2 x·(w t) + t²·w, so a journey of n targets costs two
-    (n × F) @ (F × rows) products; the rest runs in place on that one array.
+    Every term is computed column by column with elementwise float32 operations (no BLAS
+    product, whose rounding can depend on where a row sits in the block), so a row gets the
+    same bits whether it is scored alone, with its cell or in a full scan: that is what lets
+    the bounded search return exactly the list of the exhaustive scan.
     """
-    values, weights = _target_arrays(targets)
-    scores = (-2.0 * values * weights) @ x.T  # (n_targets, rows), C-contiguous
-    scores += weights @ (x * x).T
-    scores += ((values**2) * weights).sum(axis=1)[:, None]
-    np.maximum(scores, 0.0, out=scores)  # rounding can dip just below 0
-    scores /= np.maximum(weights.sum(axis=1), 1e-9)[:, None]
-    np.sqrt(scores, out=scores)
-    np.subtract(np.float32(1.0), scores, out=scores)
-    return np.asarray(scores, dtype=np.float32)
+
+    def __init__(self, matrix: TrackMatrix, query: RankQuery) -> None:
+        self.matrix = matrix
+        self.targets, self.weights = _target_arrays(query.targets)
+        self.heard_weight = float(query.heard_weight)
+        self.kernels: np.ndarray | None = None  # (n_targets, 4) kernel per quadrant, max 1
+        if self.heard_weight > 0.0:
+            assert query.points is not None
+            kernels = matrix.heard_model.component_kernels(np.asarray(query.points, np.float64))
+            self.kernels = np.asarray(kernels / kernels.max(axis=1, keepdims=True), np.float32)
+        self.popularity_target = (
+            None if query.popularity == "any" else POPULARITY_TARGETS[query.popularity]
+        )
+        weighted_taste = query.taste is not None and query.taste_weight > 0
+        self.taste = query.taste if weighted_taste else None
+        self.taste_weight = float(query.taste_weight) if weighted_taste else 0.0
+        self.taste_cell_max = query.taste_cell_max if weighted_taste else None
+
+    def __call__(self, step: int, rows: np.ndarray | None) -> np.ndarray:
+        """float32 scores of ``rows`` (all rows when None) for target ``step``."""
+        m = self.matrix
+
+        def column(values: np.ndarray) -> np.ndarray:
+            return values if rows is None else values[rows]
+
+        share = np.float32(self.heard_weight)
+        n = len(m) if rows is None else len(rows)
+        scores = np.zeros(n, dtype=np.float32)
+        if share < 1.0:
+            weights = self.weights[step]
+            distance = np.zeros(n, dtype=np.float32)
+            for j in np.flatnonzero(weights).tolist():
+                gap = column(m.features[:, j]) - self.targets[step, j]
+                gap *= gap
+                gap *= weights[j]
+                distance += gap
+            distance /= np.float32(max(float(weights.sum()), 1e-9))
+            np.sqrt(distance, out=distance)
+            scores += (np.float32(1.0) - distance) * (np.float32(1.0) - share)
+        if self.kernels is not None:
+            probs = m.heard.probs
+            near = np.zeros(n, dtype=np.float32)
+            for q in range(probs.shape[1]):
+                near += self.kernels[step, q] * column(probs[:, q])
+            scores += share * near
+        if self.popularity_target is not None:
+            similarity = np.float32(1.0) - np.abs(
+                column(m.popularity) - np.float32(self.popularity_target)
+            ) / np.float32(100.0)
+            similarity[np.isnan(similarity)] = _UNKNOWN_POPULARITY_SIMILARITY
+            scores *= np.float32(1.0 - _POPULARITY_WEIGHT)
+            scores += np.float32(_POPULARITY_WEIGHT) * similarity
+        if self.taste is not None:
+            scores *= np.float32(1.0 - self.taste_weight)
+            scores += np.float32(self.taste_weight) * column(self.taste).astype(np.float32)
+        return scores
 
 
-def _scores(matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> np.ndarray:
-    """Scores in 0..1 for every (target, eligible row), shape (n_targets, n_eligible)."""
-    x = matrix.features if rows is None else matrix.features[rows]
-    share = query.heard_weight
-    if share < 1.0:
-        scores = _feature_closeness(query.targets, x)
-        scores *= np.float32(1.0 - share)
+@dataclass(frozen=True)
+class Eligibility:
+    """The hard filters of one query: rows outside them are never scored or picked."""
+
+    genres: tuple[str, ...]
+    allow_explicit: bool
+    playable_only: bool
+    include_non_music: bool
+
+    @classmethod
+    def of(cls, matrix: TrackMatrix, query: RankQuery) -> "Eligibility":
+        return cls(tuple(query.genres), query.allow_explicit, query.playable_only,
+                   query.include_non_music or not matrix.has_non_music)  # fmt: skip
+
+    def group_rows(self, matrix: TrackMatrix, genre: str | None) -> np.ndarray | None:
+        """Sorted rows of one genre group (``genre``, or every chosen genre when None); None
+        when no genre is chosen (every row)."""
+        if genre is not None:
+            return matrix.genres[genre]
+        if not self.genres:
+            return None
+        if len(self.genres) == 1:
+            return matrix.genres[self.genres[0]]
+        return np.unique(np.concatenate([matrix.genres[g] for g in self.genres]))
+
+    def keep(self, matrix: TrackMatrix, rows: np.ndarray) -> np.ndarray:
+        """The rows of ``rows`` that pass the row filters (explicit, playable, non-music)."""
+        if not self.filters_rows:
+            return rows
+        ok = np.ones(len(rows), dtype=bool)
+        if not self.allow_explicit:
+            ok &= ~matrix.explicit[rows]
+        if self.playable_only:
+            if matrix.playable is None:
+                return rows[:0]
+            ok &= matrix.playable[rows]
+        if not self.include_non_music:
+            ok &= ~matrix.non_music[rows]
+        return rows if ok.all() else rows[ok]
+
+    @property
+    def filters_rows(self) -> bool:
+        return not (self.allow_explicit and not self.playable_only and self.include_non_music)
+
+
+def top_k(rows: np.ndarray | None, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best (row, score) pairs, by score then lower row first: one order for any set
+    of candidates, so ties break alike in every search."""
+    if len(scores) > k:
+        part = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
+        idx = np.flatnonzero(scores >= scores[part].min())  # every tie at the k-th score
     else:
-        scores = np.zeros((len(query.targets), len(x)), dtype=np.float32)
-    if share > 0.0:
-        assert query.points is not None
-        probs = matrix.heard.probs if rows is None else matrix.heard.probs[rows]
-        scores += np.float32(share) * matrix.heard_model.closeness(probs, query.points)
-    if query.popularity != "any":
-        target_pop = POPULARITY_TARGETS[query.popularity]
-        popularity = matrix.popularity if rows is None else matrix.popularity[rows]
-        similarity = 1.0 - np.abs(popularity - target_pop) / 100.0
-        similarity = np.where(np.isnan(similarity), _UNKNOWN_POPULARITY_SIMILARITY, similarity)
-        scores *= np.float32(1.0 - _POPULARITY_WEIGHT)
-        scores += np.float32(_POPULARITY_WEIGHT) * similarity.astype(np.float32)
-    if query.taste is not None and query.taste_weight > 0:
-        taste = query.taste if rows is None else query.taste[rows]
-        scores *= np.float32(1.0 - query.taste_weight)
-        scores += np.float32(query.taste_weight) * taste.astype(np.float32)
-    return np.asarray(scores, dtype=np.float32)
+        idx = np.arange(len(scores))
+    chosen = idx if rows is None else rows[idx]
+    order = np.lexsort((chosen, -scores[idx]))[:k]
+    return chosen[order].astype(np.int64), scores[idx][order]
 
 
-def _eligible_rows(matrix: TrackMatrix, query: RankQuery) -> np.ndarray | None:
-    """Rows passing the hard filters, or None when nothing is filtered (saves a copy).
+class Search:
+    """The best rows of one target within one genre group, by :func:`top_k`'s order."""
 
-    Filtered rows are dropped rather than scored -inf: a partial sort over thousands of equal
-    values degenerates (4 ms instead of 0.2 ms per call at 82k rows). Non-music alone is not
-    a reason to copy (a few hundred rows): :func:`_hidden` keeps those out instead.
-    """
-    if not (query.genres or not query.allow_explicit or query.playable_only):
-        return None
-    mask = np.ones(len(matrix), dtype=bool)
-    if query.genres:
-        mask[:] = False
-        for genre in query.genres:
-            mask[matrix.genres[genre]] = True
-    if not query.allow_explicit:
-        mask &= ~matrix.explicit
-    if query.playable_only:
-        mask &= matrix.playable if matrix.playable is not None else False
-    if not query.include_non_music:
-        mask &= ~matrix.non_music
-    return np.flatnonzero(mask)
+    def top(self, step: int, genre: str | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
 
 
-def _hidden(matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> np.ndarray | None:
-    """Positions that must never be picked although they are scored: flagged non-music when
-    no other filter already dropped it."""
-    if rows is not None or query.include_non_music or not matrix.non_music.any():
-        return None
-    return matrix.non_music
+class ExhaustiveSearch(Search):
+    """Score every eligible row of the group (once per target and group), then take the best."""
+
+    def __init__(self, matrix: TrackMatrix, scorer: Scorer, eligible: Eligibility) -> None:
+        self.matrix, self.scorer, self.eligible = matrix, scorer, eligible
+        self._scored: dict[tuple[int, str | None], tuple[np.ndarray | None, np.ndarray]] = {}
+
+    def top(self, step: int, genre: str | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+        key = (step, genre)
+        if key not in self._scored:
+            rows = self.eligible.group_rows(self.matrix, genre)
+            if self.eligible.filters_rows:
+                base = np.arange(len(self.matrix)) if rows is None else rows
+                rows = self.eligible.keep(self.matrix, base)
+            self._scored[key] = (rows, self.scorer(step, rows))
+        rows, scores = self._scored[key]
+        return top_k(rows, scores, k)
 
 
 class _Diversity:
     """The artist cap and the no-duplicate-song rule while a playlist is filled (a chosen
-    track's song is taken, so nothing is chosen twice).
+    track's song is taken, so nothing is chosen twice)."""
 
-    Pickers see positions in the eligible rows; ``row`` maps them back to matrix rows.
-    """
-
-    def __init__(
-        self,
-        matrix: TrackMatrix,
-        max_per_artist: int,
-        rows: np.ndarray | None,
-        hidden: np.ndarray | None = None,
-    ) -> None:
+    def __init__(self, matrix: TrackMatrix, max_per_artist: int) -> None:
         self.matrix = matrix
         self.max_per_artist = max_per_artist
-        self.rows = rows
-        self.hidden = hidden
         self.per_artist: dict[int, int] = {}
         self.songs: set[int] = set()
 
-    def row(self, pos: int) -> int:
-        return pos if self.rows is None else int(self.rows[pos])
-
-    def admits(self, pos: int) -> bool:
-        row = self.row(pos)
-        if self.hidden is not None and self.hidden[row]:
-            return False
+    def admits(self, row: int) -> bool:
         if int(self.matrix.song_codes[row]) in self.songs:
             return False
         counts = self.per_artist
         return all(counts.get(int(a), 0) < self.max_per_artist for a in self.matrix.artists_of(row))
 
-    def add(self, pos: int) -> None:
-        row = self.row(pos)
+    def add(self, row: int) -> None:
         self.songs.add(int(self.matrix.song_codes[row]))
         for a in self.matrix.artists_of(row):
             self.per_artist[int(a)] = self.per_artist.get(int(a), 0) + 1
@@ -558,106 +638,104 @@ class _GenreShares:
     """With several genres, each gets an equal share of the list (the first ones get the
     remainder) while it has eligible tracks; a track in two chosen genres counts for both."""
 
-    def __init__(self, matrix: TrackMatrix, query: RankQuery, rows: np.ndarray | None) -> None:
-        self.groups: list[np.ndarray | None] = [None]  # eligible positions per genre
+    def __init__(self, matrix: TrackMatrix, query: RankQuery) -> None:
+        self.matrix = matrix
+        self.groups: list[str | None] = [None]
         self.quota = [float(query.n)]
         if len(query.genres) > 1:
-            eligible = np.arange(len(matrix)) if rows is None else rows
-            members = [np.isin(eligible, matrix.genres[g]) for g in query.genres]
-            self.groups = [np.flatnonzero(m) for m in members]
-            base, extra = divmod(query.n, len(members))
-            self.quota = [float(max(1, base + (i < extra))) for i in range(len(members))]
-            self.member = np.stack(members, axis=1)  # (eligible, genres)
+            self.groups = list(query.genres)
+            base, extra = divmod(query.n, len(self.groups))
+            self.quota = [float(max(1, base + (i < extra))) for i in range(len(self.groups))]
         self.count = [0.0] * len(self.groups)
 
     def turns(self, open_groups: set[int]) -> list[int]:
         """Groups still open, the one furthest below its share first."""
         return sorted(open_groups, key=lambda g: (self.count[g] / self.quota[g], g))
 
-    def add(self, pos: int) -> None:
+    def add(self, row: int) -> None:
         if len(self.groups) == 1:
             self.count[0] += 1
             return
-        for g in np.flatnonzero(self.member[pos]).tolist():
-            self.count[g] += 1
+        for g, genre in enumerate(self.groups):
+            if _row_in(self.matrix.genres[genre], row):  # type: ignore[index]
+                self.count[g] += 1
 
 
 def _best_first(
-    scores: np.ndarray,
-    group: np.ndarray | None,
+    search: Search,
+    step: int,
+    genre: str | None,
     rng: np.random.Generator,
     temperature: float,
     pool: int,
-) -> Iterator[int]:
-    """Positions of ``group`` (all when None) by ``score + temperature * Gumbel``, best first.
+) -> Iterator[tuple[int, float]]:
+    """(row, score) of the group by ``score + temperature * Gumbel``, best first.
 
     Only the top ``pool`` by score get noise and are sorted; when a picker has used them up the
-    pool grows fourfold (already yielded positions are not repeated).
+    pool grows fourfold (already yielded rows are not repeated).
     """
-    values = scores if group is None else scores[group]
     seen: set[int] = set()
     while True:
-        pool = min(pool, len(values))
-        split = len(values) - pool
-        top = np.argpartition(values, split)[split:] if split > 0 else np.arange(len(values))
-        keys = values[top] + temperature * rng.gumbel(size=len(top)).astype(np.float32)
-        for i in top[np.argsort(-keys, kind="stable")].tolist():
-            if i not in seen:
-                seen.add(i)
-                yield i if group is None else int(group[i])
-        if split == 0:
+        rows, scores = search.top(step, genre, pool)
+        keys = scores + temperature * rng.gumbel(size=len(rows)).astype(np.float32)
+        for i in np.argsort(-keys, kind="stable").tolist():
+            row = int(rows[i])
+            if row not in seen:
+                seen.add(row)
+                yield row, float(scores[i])
+        if len(rows) < pool:
             return
         pool *= 4
 
 
 def _pick_static(
     query: RankQuery,
-    scores: np.ndarray,
+    search: Search,
     diversity: _Diversity,
     shares: _GenreShares,
     rng: np.random.Generator,
-) -> list[tuple[int, int]]:
+) -> list[tuple[int, int, float]]:
     """Fill the list best first; with several genres, the genre furthest below its share
     picks next."""
     pool = max(64, 8 * query.n)
-    streams = [_best_first(scores, g, rng, query.temperature, pool) for g in shares.groups]
+    streams = [_best_first(search, 0, g, rng, query.temperature, pool) for g in shares.groups]
     open_groups = set(range(len(streams)))
-    picks: list[tuple[int, int]] = []
+    picks: list[tuple[int, int, float]] = []
     while len(picks) < query.n and open_groups:
         group = shares.turns(open_groups)[0]
-        pos = next((p for p in streams[group] if diversity.admits(p)), None)
-        if pos is None:
+        pick = next((p for p in streams[group] if diversity.admits(p[0])), None)
+        if pick is None:
             open_groups.discard(group)
             continue
-        diversity.add(pos)
-        shares.add(pos)
-        picks.append((pos, 0))
+        diversity.add(pick[0])
+        shares.add(pick[0])
+        picks.append((pick[0], 0, pick[1]))
     return picks
 
 
 def _pick_journey(
     query: RankQuery,
-    scores: np.ndarray,
+    search: Search,
     diversity: _Diversity,
     shares: _GenreShares,
     rng: np.random.Generator,
-) -> list[tuple[int, int]]:
+) -> list[tuple[int, int, float]]:
     """Greedy along the path: each position takes its best admissible track not yet used,
     from the genre furthest below its share that still has one."""
-    picks: list[tuple[int, int]] = []
+    picks: list[tuple[int, int, float]] = []
     pool = max(64, 8 * query.n)
     for step in range(len(query.targets)):
-        pos = None
+        pick = None
         for group in shares.turns(set(range(len(shares.groups)))):
-            stream = _best_first(scores[step], shares.groups[group], rng, query.temperature, pool)
-            pos = next((p for p in stream if diversity.admits(p)), None)
-            if pos is not None:
+            stream = _best_first(search, step, shares.groups[group], rng, query.temperature, pool)
+            pick = next((p for p in stream if diversity.admits(p[0])), None)
+            if pick is not None:
                 break
-        if pos is None:
+        if pick is None:
             break
-        diversity.add(pos)
-        shares.add(pos)
-        picks.append((pos, step))
+        diversity.add(pick[0])
+        shares.add(pick[0])
+        picks.append((pick[0], step, pick[1]))
     return picks
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "EventKind",
     "LogisticTaste",
     "MlpTaste",
+    "RowLookup",
     "TasteModel",
     "TasteSpace",
     "fit_taste",
@@ -72,13 +73,40 @@ def labels_from_events(events: Iterable[Event]) -> dict[int, float]:
     return {t: float(np.clip(w, -1.0, 1.0)) for t, w in totals.items() if abs(w) > 1e-9}
 
 
+class RowLookup:
+    """Track id -> row by binary search over sorted ids: a dict of ten million ids would cost
+    about a gigabyte."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self._order = np.argsort(ids, kind="stable")
+        self._sorted = np.asarray(ids)[self._order]
+
+    def rows_of(self, track_ids: np.ndarray) -> np.ndarray:
+        """Row of each id, -1 where the id is not here."""
+        track_ids = np.asarray(track_ids, dtype=np.int64)
+        if len(self._sorted) == 0:
+            return np.full(len(track_ids), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._sorted, track_ids), len(self._sorted) - 1)
+        found = self._sorted[at] == track_ids
+        return np.where(found, self._order[at], -1).astype(np.int64)
+
+    def __contains__(self, track_id: object) -> bool:
+        return isinstance(track_id, int) and int(self.rows_of(np.array([track_id]))[0]) >= 0
+
+    def __getitem__(self, track_id: int) -> int:
+        row = int(self.rows_of(np.array([track_id]))[0])
+        if row < 0:
+            raise KeyError(track_id)
+        return row
+
+
 @dataclass(frozen=True, eq=False)
 class TasteSpace:
     """Row-aligned content vectors of every rankable track."""
 
     ids: np.ndarray  # int64 (n,)
     vectors: np.ndarray  # float32 (n, d)
-    row_of: dict[int, int]
+    row_of: RowLookup
 
     @classmethod
     def build(
@@ -98,22 +126,25 @@ class TasteSpace:
         else:  # an empty catalog: no statistics to standardise by
             z = feats
         parts = [z / np.sqrt(max(feats.shape[1], 1))]
+        ids = np.asarray(ids, dtype=np.int64)
+        lookup = RowLookup(ids)
         if embeddings:
-            dim = len(next(iter(embeddings.values())))
-            emb = np.zeros((len(ids), dim), np.float32)
+            keys = np.fromiter(embeddings.keys(), dtype=np.int64, count=len(embeddings))
+            vectors = np.stack([np.asarray(v, np.float32) for v in embeddings.values()])
+            rows = lookup.rows_of(keys)
+            keys, vectors, rows = keys[rows >= 0], vectors[rows >= 0], rows[rows >= 0]
+            emb = np.zeros((len(ids), vectors.shape[1]), np.float32)
             flag = np.zeros((len(ids), 1), np.float32)
-            for row, track_id in enumerate(np.asarray(ids).tolist()):
-                vector = embeddings.get(int(track_id))
-                if vector is not None:
-                    emb[row] = vector / max(float(np.linalg.norm(vector)), 1e-12)
-                    flag[row] = 1.0
+            norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            emb[rows] = vectors / norms
+            flag[rows] = 1.0
             parts += [embedding_weight * emb, 0.5 * flag]
         vectors = np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
-        ids = np.asarray(ids, dtype=np.int64)
-        return cls(ids, vectors, {int(t): i for i, t in enumerate(ids.tolist())})
+        return cls(ids, vectors, lookup)
 
     def rows(self, track_ids: Iterable[int]) -> np.ndarray:
-        return np.array([self.row_of[t] for t in track_ids if t in self.row_of], dtype=np.int64)
+        rows = self.row_of.rows_of(np.fromiter(track_ids, dtype=np.int64))
+        return rows[rows >= 0]
 
 
 class TasteModel(Protocol):
@@ -275,11 +306,11 @@ def fit_taste(
     """Fit ``model`` on labelled tracks of ``space``; None when nothing positive is known yet."""
     if model not in MODELS:
         raise InvalidInput(f"unknown taste model {model!r}", known=sorted(MODELS))
-    known = [(space.row_of[t], v) for t, v in labels.items() if t in space.row_of]
-    if not any(v > 0 for _, v in known):
+    track_rows = space.row_of.rows_of(np.fromiter(labels.keys(), np.int64, len(labels)))
+    label_values = np.fromiter(labels.values(), np.float32, len(labels))
+    rows, values = track_rows[track_rows >= 0], label_values[track_rows >= 0]
+    if not (values > 0).any():
         return None
-    rows = np.array([r for r, _ in known], dtype=np.int64)
-    values = np.array([v for _, v in known], dtype=np.float32)
     x = space.vectors[rows]
     unrated = np.setdiff1d(np.arange(len(space.ids)), rows)
     background = space.vectors[unrated] if len(unrated) else x

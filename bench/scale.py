@@ -1,0 +1,312 @@
+"""Scale: snapshots and the bounded exact search against the exhaustive ranker, 82k to 10M tracks.
+
+For each catalog (the real 82k, and 1M and 10M resampled from it by
+``moodtune.recommend.synthetic.resample``) in one run:
+
+* cell build, snapshot write time and size;
+* a fresh process that maps the snapshot: start to first answer, then p50/p99 of each request
+  type and its peak RSS (it never builds or scans anything);
+* the exhaustive ranker (every eligible row scored, as before cells) on the same requests in
+  this process, and whether every list is identical to the bounded search's;
+* at 1M, today's rebuild: building the matrix from Python columns as every process did at
+  start (the SQL fetch before it not counted, so the ratio is conservative);
+* at 82k, ``moodtune recommend --json`` against ``moodtune --help`` on a real SQLite catalog.
+
+Prints one JSON object and writes bench/results/scale.json.
+
+    .venv/bin/python bench/scale.py [--sizes 82k,1m,10m] [--requests 30]
+"""
+
+import argparse
+import csv
+import gzip
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
+from moodtune.catalog.importers import import_catalog
+from moodtune.catalog.snapshot import SnapshotStore
+from moodtune.recommend import EMOTIONS, FEATURES, RankQuery, TrackMatrix, plan_mood, rank
+from moodtune.recommend.cells import with_cells
+from moodtune.recommend.similar import EmbeddingTable
+from moodtune.recommend.synthetic import resample
+from moodtune.recommend.taste import LogisticTaste
+
+REPO = Path(__file__).resolve().parents[1]
+CATALOG = REPO / "src" / "moodtune" / "data" / "spotify_tracks.csv.gz"
+RESULTS = REPO / "bench" / "results" / "scale.json"
+SIZES = {"82k": 0, "1m": 1_000_000, "10m": 10_000_000}
+GENRES = ("rock", "pop", "edm", "jazz", "latin", "r&b", "classical", "ambient", "metal")
+TYPES = ("static", "genre", "genres", "popularity", "explicit", "playable", "journey", "taste",
+         "journey_taste", "preset_table")  # fmt: skip
+
+
+def num(text: str) -> float | None:
+    return float(text) if text else None
+
+
+def real_columns() -> dict[str, Any]:
+    with gzip.open(CATALOG, "rt", encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["track_name"] and r["valence"]]
+    return {
+        "ids": list(range(1, len(rows) + 1)),
+        "features": {f: [num(r[f]) for r in rows] for f in FEATURES},
+        "popularity": [num(r["popularity"]) for r in rows],
+        "explicit": [r.get("explicit") == "True" for r in rows],
+        "artists": [r["artists"].split(", ") for r in rows],
+        "titles": [r["track_name"] for r in rows],
+        "genres": [[g for g in r["genres_all"].split(";") if g] for r in rows],
+    }
+
+
+def columns_of(matrix: TrackMatrix) -> dict[str, Any]:
+    """The Python columns the old start-up rebuilt the matrix from (as SQL rows give them)."""
+    genres: list[list[str]] = [[] for _ in range(len(matrix))]
+    for name, rows in matrix.genres.items():
+        for row in rows.tolist():
+            genres[row].append(name)
+    return {
+        "ids": matrix.ids.tolist(),
+        "features": {f: matrix.values[:, i].tolist() for i, f in enumerate(FEATURES)},
+        "popularity": matrix.popularity.tolist(),
+        "explicit": matrix.explicit.tolist(),
+        "artists": [[f"artist {a}"] for a in matrix.artist_codes.tolist()],
+        "titles": [f"title {i}" for i in range(len(matrix))],
+        "genres": genres,
+    }
+
+
+def taste_of(matrix: TrackMatrix, rng: np.random.Generator) -> np.ndarray:
+    """A listener's logistic taste over standardised features, as the service scores it."""
+    features = np.asarray(matrix.features)
+    z = (features - features.mean(axis=0)) / np.maximum(features.std(axis=0), 1e-6)
+    model = LogisticTaste(rng.normal(0.0, 1.5, features.shape[1]).astype(np.float32), -0.5)
+    return model.score(np.ascontiguousarray(z, dtype=np.float32))
+
+
+def requests(kind: str, count: int, seed: int, matrix: TrackMatrix) -> list[dict[str, Any]]:
+    """``count`` requests of one type, as JSON-able specs (the child process rebuilds them)."""
+    rng = np.random.default_rng([seed, TYPES.index(kind)])
+    out = []
+    for i in range(count):
+        spec: dict[str, Any] = {
+            "emotions": dict(zip(EMOTIONS, rng.dirichlet(np.full(7, 0.3)).tolist(), strict=True)),
+            "strategy": "journey" if kind.startswith("journey") else
+                        ("match", "uplift", "calm")[i % 3],
+            "preset": "seed002" if kind == "preset_table" else "heard",
+            "seed": i,
+        }  # fmt: skip
+        genres = [g for g in GENRES if g in matrix.genres]
+        if kind == "genre":
+            spec["genres"] = [genres[i % len(genres)]]
+        if kind == "genres":
+            spec["genres"] = rng.choice(genres, 2, replace=False).tolist()
+        if kind == "popularity":
+            spec["popularity"] = ("mainstream", "medium", "low")[i % 3]
+        if kind == "explicit":
+            spec["allow_explicit"] = False
+        if kind == "playable":
+            spec["playable_only"] = True
+        if kind.endswith("taste"):
+            spec["taste_seed"] = int(rng.integers(2**31))
+        out.append(spec)
+    return out
+
+
+def query_of(spec: dict[str, Any], matrix: TrackMatrix) -> RankQuery:
+    plan = plan_mood(spec["emotions"], strategy=spec["strategy"], n=10, preset=spec["preset"])
+    taste = None
+    if "taste_seed" in spec:
+        taste = taste_of(matrix, np.random.default_rng(spec["taste_seed"]))
+    return RankQuery(
+        targets=plan.targets, intents=plan.intents, n=10, journey=spec["strategy"] == "journey",
+        points=plan.path, heard_weight=plan.heard_weight, genres=tuple(spec.get("genres", ())),
+        popularity=spec.get("popularity", "any"), allow_explicit=spec.get("allow_explicit", True),
+        playable_only=spec.get("playable_only", False), taste=taste,
+        taste_weight=0.3 if taste is not None else 0.0, seed=spec["seed"],
+    )  # fmt: skip
+
+
+def summary(ms: list[float]) -> dict[str, float]:
+    ordered = sorted(ms)
+    return {
+        "p50_ms": round(statistics.median(ordered), 3),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 3),
+        "n": len(ordered),
+    }
+
+
+CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[3])
+from scale import query_of, summary
+from moodtune.catalog.snapshot import SnapshotStore
+from moodtune.recommend import rank
+from moodtune.recommend.heard import HeardMoodModel
+store = SnapshotStore(__import__("pathlib").Path(sys.argv[1]))
+files = store.read("bench", heard_model=HeardMoodModel.from_path())
+specs = json.loads(open(sys.argv[2]).read())
+first = rank(files.matrix, query_of(specs["static"][0], files.matrix))
+out = {"start_to_first_answer_s": time.time() - float(sys.argv[4]), "lists": {}, "latency": {}}
+for kind, items in specs.items():
+    queries = [query_of(s, files.matrix) for s in items]  # taste scores are the cache's work
+    ms, lists = [], []
+    for q in queries:
+        t = time.perf_counter()
+        lists.append([(r.id, r.score) for r in rank(files.matrix, q)])
+        ms.append((time.perf_counter() - t) * 1000)
+    out["latency"][kind] = summary(ms)
+    out["lists"][kind] = lists
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+
+def mapped_process(
+    store_root: Path, specs: dict[str, list[dict[str, Any]]], workdir: Path
+) -> dict[str, Any]:
+    """Run the requests in a fresh interpreter that maps the snapshot; start to first answer
+    is wall-clock time from just before the process is spawned."""
+    spec_file = workdir / "specs.json"
+    spec_file.write_text(json.dumps(specs))
+    command = [sys.executable, "-c", CHILD, str(store_root), str(spec_file), str(REPO / "bench")]
+    spawned = time.time()
+    stdout = subprocess.run(command + [repr(spawned)], check=True, capture_output=True,
+                            text=True).stdout  # fmt: skip
+    return json.loads(stdout)  # type: ignore[no-any-return]
+
+
+def run_size(label: str, matrix: TrackMatrix, count: int, workdir: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    matrix = with_cells(matrix)
+    cells_s = time.perf_counter() - started
+    store = SnapshotStore(workdir / f"snapshots-{label}")
+    started = time.perf_counter()
+    empty = EmbeddingTable(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
+    path = store.write("bench", (len(matrix), None), matrix, empty)
+    write_s = time.perf_counter() - started
+    size = sum(f.stat().st_size for f in path.iterdir())
+    specs = {kind: requests(kind, count, 20261206, matrix) for kind in TYPES}
+    mapped = mapped_process(store.root, specs, workdir)
+    exhaustive: dict[str, Any] = {}
+    identical, compared = 0, 0
+    for kind, items in specs.items():
+        ms = []
+        for spec, pruned in zip(items, mapped["lists"][kind], strict=True):
+            query = query_of(spec, matrix)
+            t = time.perf_counter()
+            lists = [[r.id, r.score] for r in rank(matrix, query, exhaustive=True)]
+            ms.append((time.perf_counter() - t) * 1000)
+            identical += lists == [list(p) for p in pruned]
+            compared += 1
+        exhaustive[kind] = summary(ms)
+    ratios = {
+        k: round(exhaustive[k]["p99_ms"] / max(mapped["latency"][k]["p99_ms"], 1e-3), 1)
+        for k in TYPES
+    }
+    return {
+        "tracks": len(matrix),
+        "cells": len(matrix.cells) if matrix.cells is not None else 0,
+        "cell_build_s": round(cells_s, 2),
+        "snapshot_write_s": round(write_s, 2),
+        "snapshot_mb": round(size / 2**20, 1),
+        "process_start_to_first_answer_s": round(mapped["start_to_first_answer_s"], 3),
+        "mapped_process_peak_rss_mb": round(mapped["peak_rss_mb"], 1),
+        "bounded_search": mapped["latency"],
+        "exhaustive": exhaustive,
+        "p99_ratio_exhaustive_over_bounded": ratios,
+        "identical_lists": f"{identical}/{compared}",
+    }
+
+
+def old_rebuild_s(matrix: TrackMatrix) -> float:
+    columns = columns_of(matrix)
+    started = time.perf_counter()
+    TrackMatrix.build(**columns)
+    return time.perf_counter() - started
+
+
+def cli_timings(workdir: Path) -> dict[str, Any]:
+    """``moodtune recommend`` on the real catalog in SQLite against ``moodtune --help``."""
+    db = workdir / "cli.db"
+    engine = create_db_engine(f"sqlite:///{db}")
+    migrate(engine)
+    import_catalog(CATALOG, session_factory=make_session_factory(engine))
+    engine.dispose()
+    env = {
+        **os.environ,
+        "MOODTUNE_DATABASE_URL": f"sqlite:///{db}",
+        "MOODTUNE_DATA_DIR": str(workdir / "cli-data"),
+        "MOODTUNE_LOG_LEVEL": "WARNING",
+    }
+    moodtune = [sys.executable, "-m", "moodtune.cli"]
+
+    def timed(args: list[str]) -> float:
+        started = time.perf_counter()
+        subprocess.run(moodtune + args, env=env, check=True, capture_output=True)
+        return time.perf_counter() - started
+
+    recommend = ["recommend", "--emotion", "sad", "--json"]
+    first = timed(recommend)  # builds the snapshot of this catalog version
+    runs = [timed(recommend) for _ in range(5)]
+    help_runs = [timed(["--help"]) for _ in range(5)]
+    return {
+        "first_recommend_s (builds the snapshot)": round(first, 3),
+        "recommend_median_s": round(statistics.median(runs), 3),
+        "help_median_s": round(statistics.median(help_runs), 3),
+        "ratio": round(statistics.median(runs) / statistics.median(help_runs), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="82k,1m,10m")
+    parser.add_argument("--requests", type=int, default=30, help="requests per type and size")
+    args = parser.parse_args()
+    real = with_cells(TrackMatrix.build(**real_columns()))
+    results: dict[str, Any] = {
+        "benchmark": "scale",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },  # fmt: skip
+        "requests_per_type": args.requests,
+        "request_types": list(TYPES),
+    }
+    with tempfile.TemporaryDirectory(prefix="moodtune-scale-") as tmp:
+        workdir = Path(tmp)
+        for label in args.sizes.split(","):
+            n = SIZES[label]
+            matrix = real if n == 0 else resample(real, n, seed=20261206, playable_share=0.05)
+            results[label] = run_size(label, matrix, args.requests, workdir)
+            if label == "1m":
+                rebuild = old_rebuild_s(matrix)
+                results[label]["old_rebuild_from_columns_s"] = round(rebuild, 2)
+                results[label]["start_ratio_old_rebuild_over_mapped"] = round(
+                    rebuild / results[label]["process_start_to_first_answer_s"], 1
+                )
+            print(json.dumps({label: results[label]}, indent=1), file=sys.stderr, flush=True)
+        if "82k" in args.sizes.split(","):
+            results["cli_82k"] = cli_timings(workdir)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Immutable, memory-mapped snapshots of everything ranking reads, one per catalog version.
+
+A snapshot is a directory ``<data_dir>/snapshots/<key>/`` of ``.npy`` files (the ranking
+matrix in cell order, its cell bounds, genres as CSR, audio embeddings) and a
+``manifest.json`` (format, catalog version, shape, dtype, size and sha256 of every file)
+written last. ``.npy`` rather than Arrow IPC: ``np.load(mmap_mode="r")`` maps each array
+without a copy or a new dependency, and every process that maps the same file shares its
+pages through the OS cache.
+
+The key hashes the snapshot format, the catalog version (track count, newest ``updated_at``)
+and the heard-mood model's checksum, so every process that sees the same catalog looks for the
+same directory; whichever finds none builds it from SQL once, in a temporary directory renamed
+into place (a rename is atomic: a reader sees a whole snapshot or none). A snapshot whose
+manifest is missing, from a newer format, or whose files do not match their checksums is
+never served: it is moved aside and rebuilt.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moodtune.recommend import TrackMatrix
+from moodtune.recommend.cells import CellIndex
+from moodtune.recommend.heard import DEFAULT_HEARD_MODEL, HeardMood, HeardMoodModel
+from moodtune.recommend.similar import EmbeddingTable
+
+__all__ = [
+    "FORMAT",
+    "SnapshotError",
+    "SnapshotFiles",
+    "SnapshotStore",
+    "snapshot_key",
+]
+
+log = logging.getLogger(__name__)
+
+#: Bumped whenever the files or their meaning change; older code refuses newer snapshots.
+FORMAT = 1
+MANIFEST = "manifest.json"
+_CHUNK = 1 << 22
+
+_MATRIX_ARRAYS = ("ids", "values", "features", "popularity", "explicit", "artist_ptr",
+                  "artist_codes", "song_codes", "heard_from_audio", "non_music")  # fmt: skip
+_CELL_ARRAYS = ("starts", "feature_lo", "feature_hi", "probs_lo", "probs_hi", "popularity_lo",
+                "popularity_hi", "popularity_unknown")  # fmt: skip
+
+
+class SnapshotError(Exception):
+    """A snapshot that must not be served (partial, corrupt, or from a newer format)."""
+
+
+def snapshot_key(version: tuple[int, datetime | None], heard_sha256: str) -> str:
+    """The directory name of the snapshot of one catalog version under this code's format."""
+    count, newest = version
+    text = json.dumps([FORMAT, count, newest.isoformat() if newest else None, heard_sha256])
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def heard_model_sha256() -> str:
+    return str(json.loads(DEFAULT_HEARD_MODEL.read_text())["sha256"])
+
+
+@dataclass(frozen=True, eq=False)
+class SnapshotFiles:
+    """What a snapshot holds, mapped from its files (read-only arrays)."""
+
+    key: str
+    version: tuple[int, datetime | None]
+    matrix: TrackMatrix
+    embeddings: EmbeddingTable
+    path: Path
+    nbytes: int
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _arrays_of(matrix: TrackMatrix, embeddings: EmbeddingTable) -> dict[str, np.ndarray]:
+    """Every array of the snapshot by file name."""
+    arrays = {name: np.asarray(getattr(matrix, name)) for name in _MATRIX_ARRAYS}
+    arrays |= {"heard_probs": matrix.heard.probs, "heard_point": matrix.heard.point,
+               "heard_spread": matrix.heard.spread}  # fmt: skip
+    if matrix.playable is not None:
+        arrays["playable"] = matrix.playable
+    names = sorted(matrix.genres)
+    sizes = [len(matrix.genres[g]) for g in names]
+    arrays["genre_ptr"] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    arrays["genre_rows"] = (
+        np.concatenate([matrix.genres[g] for g in names]).astype(np.int64)
+        if names
+        else np.zeros(0, np.int64)
+    )
+    if matrix.cells is not None:
+        arrays |= {f"cells_{n}": getattr(matrix.cells, n) for n in _CELL_ARRAYS}
+    arrays |= {"embedding_ids": embeddings.ids, "embedding_vectors": embeddings.vectors,
+               "embedding_hidden": (embeddings.hidden if embeddings.hidden is not None
+                                    else np.zeros(len(embeddings.ids), bool))}  # fmt: skip
+    return arrays
+
+
+class SnapshotStore:
+    """Snapshots in one directory: write once, map many times, never change."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def write(
+        self,
+        key: str,
+        version: tuple[int, datetime | None],
+        matrix: TrackMatrix,
+        embeddings: EmbeddingTable,
+    ) -> Path:
+        """Write the snapshot under ``key`` unless another process already did."""
+        target = self.path(key)
+        if (target / MANIFEST).exists():
+            return target
+        self.root.mkdir(parents=True, exist_ok=True)
+        temporary = self.root / f".tmp-{key}-{os.getpid()}-{time.monotonic_ns()}"
+        temporary.mkdir()
+        try:
+            files = {}
+            for name, array in _arrays_of(matrix, embeddings).items():
+                path = temporary / f"{name}.npy"
+                np.save(path, np.asarray(array), allow_pickle=False)
+                files[name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+            count, newest = version
+            manifest = {
+                "format": FORMAT,
+                "key": key,
+                "catalog_version": [count, newest.isoformat() if newest else None],
+                "tracks": len(matrix),
+                "genres": sorted(matrix.genres),
+                "files": files,
+            }
+            (temporary / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            try:
+                temporary.rename(target)
+            except OSError:  # another process published the same key first: keep theirs
+                shutil.rmtree(temporary, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        return target
+
+    def read(self, key: str, *, heard_model: HeardMoodModel) -> SnapshotFiles | None:
+        """Map the snapshot ``key``; None when there is none. Raises :class:`SnapshotError`
+        when it exists but must not be served."""
+        path = self.path(key)
+        if not path.exists():
+            return None
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+        except (OSError, ValueError) as exc:
+            raise SnapshotError(f"snapshot {key}: no readable manifest ({exc})") from exc
+        if manifest.get("format") != FORMAT:
+            raise SnapshotError(
+                f"snapshot {key} has format {manifest.get('format')}, this moodtune reads "
+                f"format {FORMAT}"
+            )
+        arrays = {}
+        for name, expected in manifest["files"].items():
+            file = path / f"{name}.npy"
+            if not file.exists() or file.stat().st_size != expected["bytes"]:
+                raise SnapshotError(f"snapshot {key}: {file.name} is missing or truncated")
+            if _sha256(file) != expected["sha256"]:
+                raise SnapshotError(f"snapshot {key}: {file.name} does not match its checksum")
+            arrays[name] = np.load(file, mmap_mode="r", allow_pickle=False)
+        count, newest = manifest["catalog_version"]
+        version = (int(count), datetime.fromisoformat(newest) if newest else None)
+        nbytes = sum(int(f["bytes"]) for f in manifest["files"].values())
+        return SnapshotFiles(key, version, _matrix_of(arrays, manifest, heard_model),
+                             _embeddings_of(arrays), path, nbytes)  # fmt: skip
+
+    def discard(self, key: str) -> None:
+        """Move a bad snapshot out of the way (kept as ``.bad-*`` for a post-mortem)."""
+        path = self.path(key)
+        if path.exists():
+            path.rename(self.root / f".bad-{key}-{time.time_ns()}")
+
+    def prune(self, keep: set[str], *, leftovers_after_s: float = 3600.0) -> None:
+        """Remove snapshots other than ``keep``, and leftovers of interrupted writes once they
+        are old enough not to be another process's write in progress. A process that still
+        maps a removed file keeps its pages until it lets go."""
+        if not self.root.exists():
+            return
+        for path in self.root.iterdir():
+            if path.name in keep:
+                continue
+            if path.name.startswith(".") and time.time() - path.stat().st_mtime < leftovers_after_s:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _matrix_of(
+    arrays: dict[str, np.ndarray], manifest: dict[str, Any], heard_model: HeardMoodModel
+) -> TrackMatrix:
+    ptr = arrays["genre_ptr"]
+    genres = {
+        g: arrays["genre_rows"][ptr[i] : ptr[i + 1]] for i, g in enumerate(manifest["genres"])
+    }
+    cells = None
+    if "cells_starts" in arrays:
+        cells = CellIndex(**{n: arrays[f"cells_{n}"] for n in _CELL_ARRAYS})
+    return TrackMatrix(
+        **{name: arrays[name] for name in _MATRIX_ARRAYS},
+        heard=HeardMood(arrays["heard_probs"], arrays["heard_point"], arrays["heard_spread"]),
+        heard_model=heard_model,
+        genres=genres,
+        playable=arrays.get("playable"),
+        cells=cells,
+    )
+
+
+def _embeddings_of(arrays: dict[str, np.ndarray]) -> EmbeddingTable:
+    hidden = arrays["embedding_hidden"]
+    return EmbeddingTable(
+        np.asarray(arrays["embedding_ids"]),
+        arrays["embedding_vectors"],
+        hidden=np.asarray(hidden) if hidden.any() else None,
+    )

@@ -1,0 +1,97 @@
+"""Catalog snapshots: built once per catalog version, then mapped by every other process; a
+partial, corrupt or newer-format snapshot is never served but rebuilt."""
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from moodtune.catalog.importers import import_catalog
+from moodtune.catalog.index import CatalogIndex, load_snapshot
+from moodtune.catalog.snapshot import FORMAT, MANIFEST, SnapshotError, SnapshotStore
+from moodtune.recommend import RankQuery, plan_mood, rank
+
+
+@pytest.fixture
+def catalog(session_factory: sessionmaker[Session], small_catalog: Path) -> sessionmaker[Session]:
+    import_catalog(small_catalog, session_factory=session_factory)
+    return session_factory
+
+
+def _playlist(matrix: object) -> list[int]:
+    plan = plan_mood("sad", strategy="journey", n=10)
+    query = RankQuery(targets=plan.targets, intents=plan.intents, n=10, journey=True,
+                      points=plan.path, heard_weight=plan.heard_weight, seed=3)  # fmt: skip
+    return [t.id for t in rank(matrix, query)]  # type: ignore[arg-type]
+
+
+def test_the_first_process_builds_and_the_next_maps_the_same_snapshot(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
+    store = SnapshotStore(tmp_path / "snapshots")
+    built = CatalogIndex(catalog, store=store).load()
+    mapped = CatalogIndex(catalog, store=store).load()
+    assert (built.origin, mapped.origin) == ("built", "mapped")
+    assert built.key == mapped.key and built.version == mapped.version
+    assert isinstance(mapped.matrix.features, np.memmap) or not mapped.matrix.features.flags.owndata
+    assert np.array_equal(built.matrix.ids, mapped.matrix.ids)
+    assert np.array_equal(built.matrix.features, mapped.matrix.features)
+    assert built.matrix.genres.keys() == mapped.matrix.genres.keys()
+    assert _playlist(built.matrix) == _playlist(mapped.matrix)
+    assert [p.name for p in store.root.iterdir()] == [built.key]
+
+
+def test_a_new_catalog_version_gets_a_new_snapshot_and_the_old_one_goes(
+    catalog: sessionmaker[Session], tmp_path: Path, small_catalog: Path
+) -> None:
+    store = SnapshotStore(tmp_path / "snapshots")
+    index = CatalogIndex(catalog, store=store)
+    first = index.load()
+    with catalog() as session:
+        session.execute(
+            __import__("sqlalchemy").text("UPDATE tracks SET updated_at = CURRENT_TIMESTAMP")
+        )
+        session.commit()
+    second = index.load()
+    third = index.load()
+    assert second.key != first.key and second.origin == "built" and third.origin == "mapped"
+    assert sorted(p.name for p in store.root.iterdir()) == [second.key]
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "manifest", "format"])
+def test_a_damaged_snapshot_is_never_served_but_rebuilt(
+    catalog: sessionmaker[Session], tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SnapshotStore(tmp_path / "snapshots")
+    with catalog() as session:
+        key = load_snapshot(session, store).key
+    assert key is not None
+    path = store.path(key)
+    features = path / "features.npy"
+    if damage == "flip":
+        data = bytearray(features.read_bytes())
+        data[-7] ^= 0x40
+        features.write_bytes(bytes(data))
+    elif damage == "truncate":
+        features.write_bytes(features.read_bytes()[:-100])
+    elif damage == "manifest":  # a write interrupted before its manifest
+        (path / MANIFEST).unlink()
+    else:
+        manifest = json.loads((path / MANIFEST).read_text())
+        (path / MANIFEST).write_text(json.dumps({**manifest, "format": FORMAT + 1}))
+    with pytest.raises(SnapshotError):
+        from moodtune.recommend.heard import HeardMoodModel
+
+        store.read(key, heard_model=HeardMoodModel.from_path())
+    with caplog.at_level(logging.WARNING), catalog() as session:
+        rebuilt = load_snapshot(session, store)
+    assert rebuilt.origin == "built" and rebuilt.key == key
+    assert "rebuilding" in caplog.text
+    if damage == "format":
+        assert f"this moodtune reads format {FORMAT}" in caplog.text
+    assert any(p.name.startswith(".bad-") for p in store.root.iterdir())
+    with catalog() as session:
+        assert load_snapshot(session, store).origin == "mapped"
