@@ -126,15 +126,17 @@ def requests(kind: str, count: int, seed: int, matrix: TrackMatrix) -> list[dict
 
 def query_of(spec: dict[str, Any], matrix: TrackMatrix) -> RankQuery:
     plan = plan_mood(spec["emotions"], strategy=spec["strategy"], n=10, preset=spec["preset"])
-    taste = None
-    if "taste_seed" in spec:
+    taste = cell_max = None
+    if "taste_seed" in spec:  # scores and their per-cell best: the service's taste cache
         taste = taste_of(matrix, np.random.default_rng(spec["taste_seed"]))
+        cell_max = matrix.cells.taste_max(taste) if matrix.cells is not None else None
     return RankQuery(
         targets=plan.targets, intents=plan.intents, n=10, journey=spec["strategy"] == "journey",
         points=plan.path, heard_weight=plan.heard_weight, genres=tuple(spec.get("genres", ())),
         popularity=spec.get("popularity", "any"), allow_explicit=spec.get("allow_explicit", True),
         playable_only=spec.get("playable_only", False), taste=taste,
-        taste_weight=0.3 if taste is not None else 0.0, seed=spec["seed"],
+        taste_weight=0.3 if taste is not None else 0.0, taste_cell_max=cell_max,
+        seed=spec["seed"],
     )  # fmt: skip
 
 
@@ -250,7 +252,7 @@ def cli_timings(workdir: Path) -> dict[str, Any]:
         "MOODTUNE_DATA_DIR": str(workdir / "cli-data"),
         "MOODTUNE_LOG_LEVEL": "WARNING",
     }
-    moodtune = [sys.executable, "-m", "moodtune.cli"]
+    moodtune = [sys.executable, "-m", "moodtune"]
 
     def timed(args: list[str]) -> float:
         started = time.perf_counter()

@@ -87,6 +87,16 @@ def _session_factory(settings: Settings) -> Any:
     return make_session_factory(create_db_engine(settings.database_url))
 
 
+def _publish_snapshot(settings: Settings) -> None:
+    """Write the catalog's current snapshot now (after a change), so that servers and later
+    commands map it instead of each building it from SQL."""
+    from moodtune.catalog.index import load_snapshot
+    from moodtune.catalog.snapshot import SnapshotStore
+
+    with stderr.status("writing the catalog snapshot"), _session_factory(settings)() as session:
+        load_snapshot(session, SnapshotStore(settings.snapshots))
+
+
 class _JsonLogFormatter(logging.Formatter):
     """One JSON object per log line, for log shippers (``serve --json``)."""
 
@@ -226,6 +236,7 @@ def catalog_import(
     settings = _settings()
     with _errors_exit(as_json):
         doc = _run_import(file, settings, batch_size=batch_size, source=source)
+        _publish_snapshot(settings)
     _emit(doc, as_json=as_json, human=_print_import)
 
 
@@ -247,6 +258,7 @@ def init(as_json: JsonFlag = False) -> None:
                 path, settings, batch_size=2000, source="demo-catalog"
             )
         doc["tracks"] = doc["catalog_import"]["inserted"]
+        _publish_snapshot(settings)
     _emit(
         doc,
         as_json=as_json,
@@ -506,6 +518,7 @@ def library_add(
 
         migrate(create_db_engine(settings.database_url))
         doc = _run_library_add(path, settings, workers=workers, copy=copy)
+        _publish_snapshot(settings)
     _emit(doc, as_json=as_json, human=_print_library)
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "TASTE_WEIGHTS",
     "PlaylistParams",
     "PlaylistResult",
+    "ListenerTaste",
     "TasteCache",
     "listener_taste",
     "playlist_for_listener",
@@ -77,7 +78,7 @@ def recommend_playlist(
     *,
     matrix: TrackMatrix,
     session: Session,
-    taste: np.ndarray | None = None,
+    taste: "ListenerTaste | None" = None,
 ) -> PlaylistResult:
     """Plan the mood, rank the matrix and load the chosen tracks' rows.
 
@@ -105,8 +106,9 @@ def recommend_playlist(
         allow_explicit=params.allow_explicit,
         playable_only=params.playable_only,
         include_non_music=params.include_non_music,
-        taste=taste,
+        taste=taste.scores if taste is not None else None,
         taste_weight=TASTE_WEIGHTS[params.personalization] if taste is not None else 0.0,
+        taste_cell_max=taste.cell_max if taste is not None else None,
         seed=seed,
     )
     ranked = rank(matrix, query)
@@ -123,6 +125,21 @@ def _as_events(rows: list[FeedbackEvent]) -> list[Event]:
 TasteKey = tuple[str, int, tuple[int, datetime | None]]
 
 
+@dataclass(frozen=True, eq=False)
+class ListenerTaste:
+    """A listener's taste score (0..1) per matrix row, and the best of them per cell of the
+    matrix's cells (None without cells), which the bounded search would otherwise recompute
+    on every request."""
+
+    scores: np.ndarray
+    cell_max: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, scores: np.ndarray, matrix: TrackMatrix) -> "ListenerTaste":
+        cells = matrix.cells
+        return cls(scores, cells.taste_max(scores) if cells is not None else None)
+
+
 class TasteCache:
     """A listener's taste scores per (listener, last event, catalog version), shared by the
     server's threads: least recently used out, a lock around every change. An OrderedDict
@@ -130,10 +147,12 @@ class TasteCache:
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self._items: OrderedDict[TasteKey, np.ndarray | None] = OrderedDict()
+        self._items: OrderedDict[TasteKey, ListenerTaste | None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_or_fit(self, key: TasteKey, fit: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+    def get_or_fit(
+        self, key: TasteKey, fit: Callable[[], ListenerTaste | None]
+    ) -> ListenerTaste | None:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -157,7 +176,7 @@ def listener_taste(
     snapshot: CatalogSnapshot,
     cache: TasteCache,
     session: Session,
-) -> np.ndarray | None:
+) -> ListenerTaste | None:
     """Taste scores (0..1) of one listener for every row of the snapshot's matrix, or None when
     the level is low, nobody is known, or nothing they liked is known yet. Refitted only when
     their feedback or the catalog changed."""
@@ -168,9 +187,11 @@ def listener_taste(
         return None
     space = snapshot.taste_space
 
-    def fit() -> np.ndarray | None:
+    def fit() -> ListenerTaste | None:
         model = fit_taste(space, labels_from_events(_as_events(events)), model=DEFAULT_MODEL)
-        return model.score(space.vectors) if model is not None else None
+        if model is None:
+            return None
+        return ListenerTaste.of(model.score(space.vectors), snapshot.matrix)
 
     return cache.get_or_fit((listener_id, events[-1].id, snapshot.version), fit)
 

@@ -3,6 +3,7 @@ partial, corrupt or newer-format snapshot is never served but rebuilt."""
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,11 @@ def _playlist(matrix: object) -> list[int]:
     return [t.id for t in rank(matrix, query)]  # type: ignore[arg-type]
 
 
+def _snapshots(store: SnapshotStore) -> list[str]:
+    """Published snapshots (not build locks, leftovers or damaged ones set aside)."""
+    return sorted(p.name for p in store.root.iterdir() if not p.name.startswith("."))
+
+
 def test_the_first_process_builds_and_the_next_maps_the_same_snapshot(
     catalog: sessionmaker[Session], tmp_path: Path
 ) -> None:
@@ -41,7 +47,7 @@ def test_the_first_process_builds_and_the_next_maps_the_same_snapshot(
     assert np.array_equal(built.matrix.features, mapped.matrix.features)
     assert built.matrix.genres.keys() == mapped.matrix.genres.keys()
     assert _playlist(built.matrix) == _playlist(mapped.matrix)
-    assert [p.name for p in store.root.iterdir()] == [built.key]
+    assert _snapshots(store) == [built.key]
 
 
 def test_a_new_catalog_version_gets_a_new_snapshot_and_the_old_one_goes(
@@ -58,7 +64,7 @@ def test_a_new_catalog_version_gets_a_new_snapshot_and_the_old_one_goes(
     second = index.load()
     third = index.load()
     assert second.key != first.key and second.origin == "built" and third.origin == "mapped"
-    assert sorted(p.name for p in store.root.iterdir()) == [second.key]
+    assert _snapshots(store) == [second.key]
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "manifest", "format"])
@@ -95,3 +101,13 @@ def test_a_damaged_snapshot_is_never_served_but_rebuilt(
     assert any(p.name.startswith(".bad-") for p in store.root.iterdir())
     with catalog() as session:
         assert load_snapshot(session, store).origin == "mapped"
+
+
+def test_processes_that_see_a_new_version_together_build_it_once(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
+    store = SnapshotStore(tmp_path / "snapshots")
+    with ThreadPoolExecutor(3) as pool:
+        loaded = list(pool.map(lambda _: CatalogIndex(catalog, store=store).load(), range(3)))
+    assert sorted(s.origin for s in loaded) == ["built", "mapped", "mapped"]
+    assert len({s.key for s in loaded}) == 1 and _snapshots(store) == [loaded[0].key]

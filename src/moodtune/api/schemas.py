@@ -625,10 +625,23 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
+class SnapshotOut(BaseModel):
+    key: str | None = Field(
+        description="The catalog snapshot this process ranks with (one per catalog version, "
+        "shared by every process that uses the same snapshot directory); null when built in "
+        "memory only."
+    )
+    origin: Literal["mapped", "built"] = Field(
+        description="mapped: read from a snapshot another process (or an earlier start) wrote; "
+        "built: built from the database by this process."
+    )
+
+
 class ReadyOut(BaseModel):
     status: Literal["ready"]
     database: Literal["ok"]
     catalog: dict[str, int]
+    snapshot: SnapshotOut
 
 
 UncertainReason = Literal["close_call", "small_face"]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from moodtune.catalog import repo
 from moodtune.catalog.snapshot import (
     SnapshotError,
+    SnapshotFiles,
     SnapshotStore,
     heard_model_sha256,
     snapshot_key,
@@ -87,20 +88,31 @@ def load_snapshot(session: Session, store: SnapshotStore | None = None) -> Catal
         return CatalogSnapshot(version, matrix, embeddings)
     key = snapshot_key(version, heard_model_sha256())
     heard_model = HeardMoodModel.from_path()
-    files = None
+    origin: Literal["mapped", "built"] = "mapped"
+    files = _sound_snapshot(store, key, heard_model)
+    if files is None:
+        with store.building(key):
+            files = _sound_snapshot(store, key, heard_model)  # written while we waited?
+            if files is None:
+                matrix, embeddings = _build_from_sql(session)
+                store.write(key, version, matrix, embeddings)
+                files = store.read(key, heard_model=heard_model)
+                assert files is not None
+                origin = "built"
+    return CatalogSnapshot(version, files.matrix, files.embeddings, origin=origin, key=key)
+
+
+def _sound_snapshot(
+    store: SnapshotStore, key: str, heard_model: HeardMoodModel
+) -> SnapshotFiles | None:
+    """The snapshot ``key`` mapped, or None when there is none or it must not be served (then
+    moved aside, with a warning, to be rebuilt)."""
     try:
-        files = store.read(key, heard_model=heard_model)
+        return store.read(key, heard_model=heard_model)
     except SnapshotError as exc:
         log.warning("%s; rebuilding it", exc)
         store.discard(key)
-    origin: Literal["mapped", "built"] = "mapped"
-    if files is None:
-        matrix, embeddings = _build_from_sql(session)
-        store.write(key, version, matrix, embeddings)
-        files = store.read(key, heard_model=heard_model)
-        assert files is not None
-        origin = "built"
-    return CatalogSnapshot(version, files.matrix, files.embeddings, origin=origin, key=key)
+        return None
 
 
 class CatalogIndex:

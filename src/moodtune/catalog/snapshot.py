@@ -9,18 +9,22 @@ pages through the OS cache.
 
 The key hashes the snapshot format, the catalog version (track count, newest ``updated_at``)
 and the heard-mood model's checksum, so every process that sees the same catalog looks for the
-same directory; whichever finds none builds it from SQL once, in a temporary directory renamed
-into place (a rename is atomic: a reader sees a whole snapshot or none). A snapshot whose
+same directory; whichever finds none first builds it from SQL once (the others wait on its
+build lock, then map it), in a temporary directory renamed into place (a rename is atomic: a
+reader sees a whole snapshot or none). A snapshot whose
 manifest is missing, from a newer format, or whose files do not match their checksums is
 never served: it is moved aside and rebuilt.
 """
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -120,6 +124,19 @@ class SnapshotStore:
 
     def path(self, key: str) -> Path:
         return self.root / key
+
+    @contextmanager
+    def building(self, key: str) -> Iterator[None]:
+        """Hold the build lock of ``key``: replicas that see a new catalog version together
+        build it once; the others wait here, then map what the first wrote. An OS file lock
+        (``flock``), so a builder that dies releases it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / f".lock-{key}").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def write(
         self,

@@ -37,8 +37,9 @@ from moodtune.recommend.rank import (
 __all__ = ["CellIndex", "PrunedSearch", "with_cells"]
 
 #: Rows per cell: small enough that few rows are scored beyond the answer, large enough that
-#: bounding the cells costs far less than scoring (10M rows -> about 2,500 cells).
-LEAF_SIZE = 4096
+#: bounding the cells costs far less than scoring (10M rows -> about 10,000 cells). Measured
+#: at 10M: 1024 answers journeys and taste requests about twice as fast as 4096.
+LEAF_SIZE = 1024
 #: Below this many rows a matrix is scanned: cells would not pay for themselves.
 MIN_ROWS = 4 * LEAF_SIZE
 #: A genre group with at most this many rows is scored row by row, without cells.

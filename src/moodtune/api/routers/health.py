@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from sqlalchemy.exc import SQLAlchemyError
 
 from moodtune.api.deps import IndexDep, SessionDep
-from moodtune.api.schemas import ErrorOut, HealthOut, ReadyOut
+from moodtune.api.schemas import ErrorOut, HealthOut, ReadyOut, SnapshotOut
 from moodtune.catalog import repo
 from moodtune.errors import Unavailable
 
@@ -31,4 +31,5 @@ def readyz(session: SessionDep, index: IndexDep) -> ReadyOut:
         status="ready",
         database="ok",
         catalog={"tracks": tracks, "placeable": len(snapshot.matrix)},
+        snapshot=SnapshotOut(key=snapshot.key, origin=snapshot.origin),
     )
