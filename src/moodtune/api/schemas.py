@@ -5,7 +5,6 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -48,13 +47,6 @@ StrictNumber = BeforeValidator(_json_number)
 # Constraints before the validator, so the OpenAPI schema shows them as minimum/maximum.
 DbId = Annotated[int, Field(ge=1, le=INT32_MAX), StrictNumber]
 Probability = Annotated[float, Field(ge=0, allow_inf_nan=False), StrictNumber]
-TrackIdPath = Annotated[int, Path(ge=1, le=INT32_MAX, description="A track id.")]
-PlaylistIdPath = Annotated[int, Path(ge=1, le=INT32_MAX, description="A playlist id.")]
-ShareTokenPath = Annotated[
-    str,
-    Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="A share token."),
-]
-Offset = Annotated[int, Query(ge=0, le=INT32_MAX, description="Items to skip.")]
 
 
 class ErrorBody(BaseModel):

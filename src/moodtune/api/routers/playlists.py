@@ -14,9 +14,9 @@ from moodtune.api.deps import (
     SettingsDep,
     SourceClientsDep,
 )
+from moodtune.api.params import PlaylistIdPath, ShareTokenPath
 from moodtune.api.schemas import (
     ErrorOut,
-    PlaylistIdPath,
     PlaylistIn,
     PlaylistOut,
     PlaylistRename,
@@ -25,7 +25,6 @@ from moodtune.api.schemas import (
     PushOut,
     SharedPlaylistOut,
     ShareOut,
-    ShareTokenPath,
     SourceOut,
 )
 from moodtune.catalog import repo

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from moodtune.api.deps import ListenerIdDep, OptionalListenerDep, SessionDep, SettingsDep
+from moodtune.api.params import PlaylistIdPath
 from moodtune.api.routers.playlists import public_base
 from moodtune.api.schemas import (
     ErrorOut,
-    PlaylistIdPath,
     SavedToSpotifyOut,
     SpotifyPlayIn,
     SpotifyStatusOut,

@@ -8,16 +8,15 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from moodtune.api.covers import placeholder_cover
 from moodtune.api.deps import IndexDep, LangDep, SessionDep, SourceClientsDep, StorageDep
+from moodtune.api.params import Offset, TrackIdPath
 from moodtune.api.relay import relay_stream
 from moodtune.api.schemas import (
     FEATURE_FIELDS,
     CatalogSummaryOut,
     ErrorOut,
     GenreOut,
-    Offset,
     SimilarOut,
     SimilarTrackOut,
-    TrackIdPath,
     TrackOut,
     TrackPage,
     reasons_out,
