@@ -24,6 +24,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -192,14 +193,17 @@ class SnapshotStore:
                 f"snapshot {key} has format {manifest.get('format')}, this moodtune reads "
                 f"format {FORMAT}"
             )
-        arrays = {}
-        for name, expected in manifest["files"].items():
-            file = path / f"{name}.npy"
-            if not file.exists() or file.stat().st_size != expected["bytes"]:
+        files = {name: path / f"{name}.npy" for name in manifest["files"]}
+        for name, file in files.items():
+            if not file.exists() or file.stat().st_size != manifest["files"][name]["bytes"]:
                 raise SnapshotError(f"snapshot {key}: {file.name} is missing or truncated")
-            if _sha256(file) != expected["sha256"]:
+        # hashlib releases the GIL on large buffers: the files are checked on every core
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            digests = dict(zip(files, pool.map(_sha256, files.values()), strict=True))
+        for name, file in files.items():
+            if digests[name] != manifest["files"][name]["sha256"]:
                 raise SnapshotError(f"snapshot {key}: {file.name} does not match its checksum")
-            arrays[name] = np.load(file, mmap_mode="r", allow_pickle=False)
+        arrays = {n: np.load(f, mmap_mode="r", allow_pickle=False) for n, f in files.items()}
         count, newest = manifest["catalog_version"]
         version = (int(count), datetime.fromisoformat(newest) if newest else None)
         nbytes = sum(int(f["bytes"]) for f in manifest["files"].values())

@@ -256,6 +256,13 @@ class TrackMatrix:
     def has_non_music(self) -> bool:
         return bool(self.non_music.any())
 
+    @cached_property
+    def playable_rows(self) -> np.ndarray:
+        """Sorted rows moodtune can stream (usually a small share of a large catalog)."""
+        if self.playable is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.playable)
+
     def artists_of(self, row: int) -> np.ndarray:
         return self.artist_codes[self.artist_ptr[row] : self.artist_ptr[row + 1]]
 
@@ -543,8 +550,16 @@ class Eligibility:
                    query.include_non_music or not matrix.has_non_music)  # fmt: skip
 
     def group_rows(self, matrix: TrackMatrix, genre: str | None) -> np.ndarray | None:
-        """Sorted rows of one genre group (``genre``, or every chosen genre when None); None
-        when no genre is chosen (every row)."""
+        """Sorted rows of one genre group (``genre``, or every chosen genre when None), only
+        the playable ones when asked; None when neither narrows it (every row). Small groups
+        are scored directly rather than searched by cells."""
+        rows = self._genre_rows(matrix, genre)
+        if self.playable_only:
+            playable = matrix.playable_rows
+            rows = playable if rows is None else np.intersect1d(rows, playable, assume_unique=True)
+        return rows
+
+    def _genre_rows(self, matrix: TrackMatrix, genre: str | None) -> np.ndarray | None:
         if genre is not None:
             return matrix.genres[genre]
         if not self.genres:

@@ -1,6 +1,6 @@
 import pytest
 
-from moodtune.recommend import FEATURES, TrackMatrix
+from moodtune.recommend import FEATURES, RankQuery, TrackMatrix, plan_mood
 
 
 def _number(text: str) -> float | None:
@@ -18,4 +18,20 @@ def real_matrix(catalog_rows: list[dict[str, str]]) -> TrackMatrix:
         artists=[r["artists"].split(", ") for r in catalog_rows],
         titles=[r["track_name"] for r in catalog_rows],
         genres=[[g for g in r["genres_all"].split(";") if g] for r in catalog_rows],
+    )
+
+
+def query_for(
+    emotion: object, strategy: str = "match", n: int = 10, preset: str = "heard", **kwargs: object
+) -> RankQuery:
+    """The query the service would rank for ``emotion`` with ``strategy``, plus ``kwargs``."""
+    plan = plan_mood(emotion, strategy=strategy, n=n, preset=preset)  # type: ignore[arg-type]
+    return RankQuery(
+        targets=plan.targets,
+        intents=plan.intents,
+        n=n,
+        journey=strategy == "journey",
+        points=plan.path,
+        heard_weight=plan.heard_weight,
+        **kwargs,  # type: ignore[arg-type]
     )

@@ -9,6 +9,7 @@ from moodtune.recommend.cells import _best_mixture, _ranges, with_cells
 from moodtune.recommend.rank import Scorer
 from moodtune.recommend.synthetic import resample
 from moodtune.recommend.taste import LogisticTaste
+from tests.unit.recommend.conftest import query_for
 
 GENRES = ("rock", "pop", "edm", "jazz", "latin", "r&b", "classical", "ambient")
 
@@ -35,7 +36,6 @@ def _queries(matrix: TrackMatrix, count: int, seed: int) -> list[RankQuery]:
         emotions = dict(zip(EMOTIONS, rng.dirichlet(np.full(7, 0.3)).tolist(), strict=True))
         strategy = STRATEGIES[i % 4]
         n = int(rng.integers(5, 30))
-        plan = plan_mood(emotions, strategy=strategy, n=n, preset="heard" if i % 5 else "seed002")
         extra: dict[str, object] = {}
         if i % 3 == 1:
             extra["genres"] = tuple(rng.choice(GENRES, 1 + i % 3, replace=False).tolist())
@@ -45,18 +45,8 @@ def _queries(matrix: TrackMatrix, count: int, seed: int) -> list[RankQuery]:
             extra["allow_explicit"] = False
         if i % 6 == 5:
             extra |= {"taste": _taste(matrix, rng), "taste_weight": (0.3, 0.6)[i % 2]}
-        queries.append(
-            RankQuery(
-                targets=plan.targets,
-                intents=plan.intents,
-                n=n,
-                journey=strategy == "journey",
-                points=plan.path,
-                heard_weight=plan.heard_weight,
-                seed=i,
-                **extra,  # type: ignore[arg-type]
-            )  # fmt: skip
-        )
+        preset = "heard" if i % 5 else "seed002"
+        queries.append(query_for(emotions, strategy, n, preset, seed=i, **extra))
     return queries
 
 

@@ -9,24 +9,10 @@ from moodtune.errors import InvalidInput
 from moodtune.i18n import render_reason, strings
 from moodtune.recommend import EMOTIONS, RankQuery, TrackMatrix, plan_mood, rank
 from moodtune.recommend.rank import song_key
+from tests.unit.recommend.conftest import query_for
 
 #: Parameters that name a word of the i18n tables (translated where they are shown).
 WORD_KEY = re.compile(r"^(quadrant|feel|drive|pace|mode|band|destination|emotion|intent)_")
-
-
-def _query(
-    emotion: object, strategy: str = "match", n: int = 10, preset: str = "heard", **kwargs: object
-) -> RankQuery:
-    plan = plan_mood(emotion, strategy=strategy, n=n, preset=preset)  # type: ignore[arg-type]
-    return RankQuery(
-        targets=plan.targets,
-        intents=plan.intents,
-        n=n,
-        journey=strategy == "journey",
-        points=plan.path,
-        heard_weight=plan.heard_weight,
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 def _column(matrix: TrackMatrix, tracks: list, name: str) -> np.ndarray:
@@ -53,7 +39,7 @@ def _mean(
         np.mean(
             [
                 column(
-                    matrix, rank(matrix, _query(emotion, strategy, seed=s, preset=preset)), axis
+                    matrix, rank(matrix, query_for(emotion, strategy, seed=s, preset=preset)), axis
                 ).mean()
                 for s in seeds
             ]
@@ -90,13 +76,13 @@ def test_calm_is_heard_calmer_than_match_for_angry(real_matrix: TrackMatrix) -> 
 
 
 def test_calm_from_sad_angry_and_neutral_are_different_lists(real_matrix: TrackMatrix) -> None:
-    lists = {e: {t.id for t in rank(real_matrix, _query(e, "calm", seed=0))} for e in
+    lists = {e: {t.id for t in rank(real_matrix, query_for(e, "calm", seed=0))} for e in
              ("sad", "angry", "neutral")}  # fmt: skip
     assert lists["sad"] != lists["angry"] != lists["neutral"] != lists["sad"]
 
 
 def test_journey_moves_from_the_current_mood_to_the_goal(real_matrix: TrackMatrix) -> None:
-    tracks = rank(real_matrix, _query("sad", "journey", n=10, seed=4))
+    tracks = rank(real_matrix, query_for("sad", "journey", n=10, seed=4))
     valence = _heard(real_matrix, tracks, "valence")
     assert len(tracks) == 10
     assert np.corrcoef(np.arange(10), valence)[0, 1] > 0.8
@@ -105,26 +91,26 @@ def test_journey_moves_from_the_current_mood_to_the_goal(real_matrix: TrackMatri
 
 def test_angry_journey_calms_heard_arousal_down(real_matrix: TrackMatrix) -> None:
     arousal = _heard(
-        real_matrix, rank(real_matrix, _query("angry", "journey", n=10, seed=1)), "arousal"
+        real_matrix, rank(real_matrix, query_for("angry", "journey", n=10, seed=1)), "arousal"
     )
     assert np.corrcoef(np.arange(10), arousal)[0, 1] < -0.8
 
 
 def test_same_seed_gives_the_same_playlist(real_matrix: TrackMatrix) -> None:
-    first = [t.id for t in rank(real_matrix, _query("neutral", seed=42))]
-    assert first == [t.id for t in rank(real_matrix, _query("neutral", seed=42))]
+    first = [t.id for t in rank(real_matrix, query_for("neutral", seed=42))]
+    assert first == [t.id for t in rank(real_matrix, query_for("neutral", seed=42))]
 
 
 def test_other_seeds_vary_the_playlist(real_matrix: TrackMatrix) -> None:
     playlists = {
-        tuple(t.id for t in rank(real_matrix, _query("neutral", seed=s))) for s in range(5)
+        tuple(t.id for t in rank(real_matrix, query_for("neutral", seed=s))) for s in range(5)
     }
     assert len(playlists) > 1
 
 
 def test_mainstream_band_picks_more_popular_tracks_than_low(real_matrix: TrackMatrix) -> None:
     def popularity(band: str) -> float:
-        tracks = rank(real_matrix, _query("happy", popularity=band, seed=0))
+        tracks = rank(real_matrix, query_for("happy", popularity=band, seed=0))
         return float(np.nanmean(real_matrix.popularity[[t.row for t in tracks]]))
 
     assert popularity("mainstream") > 70 > 40 > popularity("low")
@@ -154,7 +140,9 @@ def test_filters_and_diversity_always_hold(
 ) -> None:
     tracks = rank(
         real_matrix,
-        _query(dict(zip(EMOTIONS, weights, strict=True)), strategy, n=n, genres=genres, seed=seed),
+        query_for(
+            dict(zip(EMOTIONS, weights, strict=True)), strategy, n=n, genres=genres, seed=seed
+        ),
     )
     rows = [t.row for t in tracks]
     pool = (
@@ -204,23 +192,23 @@ def test_tracks_without_valence_are_left_out_of_the_matrix() -> None:
 
 
 def test_the_same_song_under_two_ids_is_chosen_once() -> None:
-    ids = [t.id for t in rank(_toy(), _query("sad", n=4, seed=0))]
+    ids = [t.id for t in rank(_toy(), query_for("sad", n=4, seed=0))]
     assert not {1, 2} <= set(ids)
 
 
 def test_explicit_tracks_can_be_excluded() -> None:
-    ids = [t.id for t in rank(_toy(), _query("sad", n=4, seed=0, allow_explicit=False))]
+    ids = [t.id for t in rank(_toy(), query_for("sad", n=4, seed=0, allow_explicit=False))]
     assert 1 not in ids and ids
 
 
 def test_artist_cap_counts_every_credited_artist() -> None:
     toy = _toy(titles=["Rain", "Drizzle", "Cloud", "Sun", "Nothing"])
-    ids = [t.id for t in rank(toy, _query("sad", n=4, seed=0, max_per_artist=1))]
+    ids = [t.id for t in rank(toy, query_for("sad", n=4, seed=0, max_per_artist=1))]
     assert len({1, 2, 3} & set(ids)) == 1  # all three credit artist A
 
 
 def test_fewer_tracks_than_asked_returns_what_fits() -> None:
-    assert len(rank(_toy(), _query("sad", n=10, genres=["jazz"], seed=0))) == 1
+    assert len(rank(_toy(), query_for("sad", n=10, genres=["jazz"], seed=0))) == 1
 
 
 @pytest.mark.parametrize(
@@ -271,7 +259,7 @@ def test_different_songs_keep_different_keys() -> None:
 
 def test_a_long_playlist_never_holds_one_song_twice(real_matrix: TrackMatrix) -> None:
     for strategy in ("match", "journey"):
-        tracks = rank(real_matrix, _query("happy", strategy, n=100, seed=3))
+        tracks = rank(real_matrix, query_for("happy", strategy, n=100, seed=3))
         assert len(tracks) == 100
         codes = [int(real_matrix.song_codes[t.row]) for t in tracks]
         assert len(set(codes)) == 100
@@ -295,7 +283,7 @@ def test_several_genres_share_the_playlist(
 ) -> None:
     """At length 100, each genre gets its share when it has enough tracks (counted once per
     genre a track belongs to), instead of the list filling from the largest genre."""
-    tracks = rank(real_matrix, _query("sad", strategy, n=100, genres=genres, seed=seed))
+    tracks = rank(real_matrix, query_for("sad", strategy, n=100, genres=genres, seed=seed))
     assert len(tracks) == 100
     members = {g: set(real_matrix.genres[g].tolist()) for g in genres}
     share = 100 // len(genres)
