@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from moodtune.recommend import TrackMatrix
-from moodtune.recommend.cells import CellIndex
+from moodtune.recommend.cells import CellIndex, GenreCells
 from moodtune.recommend.heard import DEFAULT_HEARD_MODEL, HeardMood, HeardMoodModel
 from moodtune.recommend.similar import EmbeddingTable
 
@@ -49,7 +49,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the files or their meaning change; older code refuses newer snapshots.
-FORMAT = 1
+FORMAT = 2  # 2: cells of their own for large genres
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 22
 
@@ -111,10 +111,45 @@ def _arrays_of(matrix: TrackMatrix, embeddings: EmbeddingTable) -> dict[str, np.
     )
     if matrix.cells is not None:
         arrays |= {f"cells_{n}": getattr(matrix.cells, n) for n in _CELL_ARRAYS}
+    arrays |= _genre_cell_arrays(matrix)
     arrays |= {"embedding_ids": embeddings.ids, "embedding_vectors": embeddings.vectors,
                "embedding_hidden": (embeddings.hidden if embeddings.hidden is not None
                                     else np.zeros(len(embeddings.ids), bool))}  # fmt: skip
     return arrays
+
+
+def _genre_cell_arrays(matrix: TrackMatrix) -> dict[str, np.ndarray]:
+    """The large genres' cells (in ``sorted(matrix.genre_cells)`` order), concatenated: their
+    rows with offsets per genre, each cell array with offsets per genre (``starts`` has one
+    more entry per genre than the boxes)."""
+    names = sorted(matrix.genre_cells)
+    if not names:
+        return {}
+    parts = [matrix.genre_cells[g] for g in names]
+    arrays = {
+        "genre_cells_rows": np.concatenate([p.rows for p in parts]),
+        "genre_cells_rows_ptr": np.cumsum([0] + [len(p.rows) for p in parts]).astype(np.int64),
+        "genre_cells_ptr": np.cumsum([0] + [len(p.cells) for p in parts]).astype(np.int64),
+    }
+    for n in _CELL_ARRAYS:
+        arrays[f"genre_cells_{n}"] = np.concatenate([getattr(p.cells, n) for p in parts])
+    return arrays
+
+
+def _genre_cells_of(arrays: dict[str, np.ndarray], names: list[str]) -> dict[str, GenreCells]:
+    if not names:
+        return {}
+    out = {}
+    rows_ptr, ptr = arrays["genre_cells_rows_ptr"], arrays["genre_cells_ptr"]
+    for i, name in enumerate(names):
+        a, b = int(ptr[i]), int(ptr[i + 1])
+        boxes = {n: arrays[f"genre_cells_{n}"][a:b] for n in _CELL_ARRAYS if n != "starts"}
+        starts = arrays["genre_cells_starts"][a + i : b + i + 1]  # C + 1 entries per genre
+        out[name] = GenreCells(
+            arrays["genre_cells_rows"][rows_ptr[i] : rows_ptr[i + 1]],
+            CellIndex(starts=starts, **boxes),
+        )
+    return out
 
 
 class SnapshotStore:
@@ -166,6 +201,7 @@ class SnapshotStore:
                 "catalog_version": [count, newest.isoformat() if newest else None],
                 "tracks": len(matrix),
                 "genres": sorted(matrix.genres),
+                "genre_cells": sorted(matrix.genre_cells),
                 "files": files,
             }
             (temporary / MANIFEST).write_text(json.dumps(manifest, indent=1))
@@ -247,6 +283,7 @@ def _matrix_of(
         genres=genres,
         playable=arrays.get("playable"),
         cells=cells,
+        genre_cells=_genre_cells_of(arrays, manifest["genre_cells"]),
     )
 
 

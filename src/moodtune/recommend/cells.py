@@ -14,7 +14,9 @@ minimum and maximum of every column a score reads. For one request the search
 
 Scores come from the same :class:`~moodtune.recommend.rank.Scorer` as the exhaustive scan and
 ties break by row in both, so the answer is identical to scanning every row; only the work
-differs. Requests whose filter leaves few rows (a small genre) score those rows directly.
+differs. Requests whose filter leaves few rows (a small genre, the playable tracks) score those
+rows directly; a large genre has cells of its own rows (:class:`GenreCells`), whose bounds are
+tight for that genre where the catalog's cells mix every genre.
 """
 
 from collections.abc import Iterator
@@ -34,7 +36,7 @@ from moodtune.recommend.rank import (
     top_k,
 )
 
-__all__ = ["CellIndex", "PrunedSearch", "with_cells"]
+__all__ = ["CellIndex", "GenreCells", "PrunedSearch", "with_cells"]
 
 #: Rows per cell: small enough that few rows are scored beyond the answer, large enough that
 #: bounding the cells costs far less than scoring (10M rows -> about 10,000 cells). Measured
@@ -70,29 +72,38 @@ class CellIndex:
         return len(self.starts) - 1
 
     @classmethod
-    def of_ordered(cls, matrix: TrackMatrix, starts: np.ndarray) -> "CellIndex":
-        """Boxes of the cells ``starts`` over a matrix whose rows are already in cell order."""
+    def of_ordered(
+        cls, matrix: TrackMatrix, starts: np.ndarray, rows: np.ndarray | None = None
+    ) -> "CellIndex":
+        """Boxes of the cells ``starts`` over the matrix's rows, already in cell order, or over
+        ``rows`` (a genre's rows in cell order; ``starts`` then index into ``rows``)."""
+
+        def take(values: np.ndarray) -> np.ndarray:
+            return values if rows is None else values[rows]
+
         first = starts[:-1]
-        popularity = np.asarray(matrix.popularity, dtype=np.float32)
+        popularity = np.asarray(take(matrix.popularity), dtype=np.float32)
         unknown = np.isnan(popularity)
         with np.errstate(invalid="ignore"):
             pop_lo = np.fmin.reduceat(popularity, first)
             pop_hi = np.fmax.reduceat(popularity, first)
+        features, probs = take(matrix.features), take(matrix.heard.probs)
         return cls(
             starts=np.asarray(starts, dtype=np.int64),
-            feature_lo=np.minimum.reduceat(matrix.features, first, axis=0),
-            feature_hi=np.maximum.reduceat(matrix.features, first, axis=0),
-            probs_lo=np.minimum.reduceat(matrix.heard.probs, first, axis=0),
-            probs_hi=np.maximum.reduceat(matrix.heard.probs, first, axis=0),
+            feature_lo=np.minimum.reduceat(features, first, axis=0),
+            feature_hi=np.maximum.reduceat(features, first, axis=0),
+            probs_lo=np.minimum.reduceat(probs, first, axis=0),
+            probs_hi=np.maximum.reduceat(probs, first, axis=0),
             popularity_lo=pop_lo,
             popularity_hi=pop_hi,
             popularity_unknown=np.logical_or.reduceat(unknown, first),
         )
 
-    def taste_max(self, taste: np.ndarray) -> np.ndarray:
-        """Each cell's best taste score: one pass over the rows, worth caching with the
-        listener's scores (``RankQuery.taste_cell_max``)."""
-        return np.maximum.reduceat(np.asarray(taste, dtype=np.float64), self.starts[:-1])
+    def taste_max(self, taste: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Each cell's best taste score (cells over ``rows`` when given): one pass over the
+        rows, worth caching with the listener's scores (``RankQuery.taste_cell_max``)."""
+        values = np.asarray(taste if rows is None else taste[rows], dtype=np.float64)
+        return np.maximum.reduceat(values, self.starts[:-1])
 
     def search(self, matrix: TrackMatrix, scorer: Scorer, eligible: Eligibility) -> Search:
         return PrunedSearch(matrix, self, scorer, eligible)
@@ -149,6 +160,14 @@ def _best_mixture(kernels: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.nda
     return np.asarray(p @ kernels)
 
 
+@dataclass(frozen=True, eq=False)
+class GenreCells:
+    """A large genre's own cells: its rows in cell order, and boxes over those rows only."""
+
+    rows: np.ndarray  # int64: rows of the genre, cell after cell
+    cells: CellIndex  # its ``starts`` index into ``rows``
+
+
 class PrunedSearch(Search):
     """Cells in order of their bound, scored in growing batches until none can beat the k-th."""
 
@@ -157,37 +176,88 @@ class PrunedSearch(Search):
     ) -> None:
         self.matrix, self.cells, self.scorer, self.eligible = matrix, cells, scorer, eligible
         self._scan = ExhaustiveSearch(matrix, scorer, eligible)
-        self._taste_max: np.ndarray | None = None
-        if scorer.taste is not None:
-            self._taste_max = (
-                scorer.taste_cell_max
-                if scorer.taste_cell_max is not None
-                else cells.taste_max(scorer.taste)
-            )
         self._groups: dict[str | None, tuple[np.ndarray | None, np.ndarray, np.ndarray]] = {}
-        self._bounds: dict[int, np.ndarray] = {}
+        self._bounds: dict[tuple[str | None, int], np.ndarray] = {}
+        self._taste_max: dict[str | None, np.ndarray | None] = {}
 
     def top(self, step: int, genre: str | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if genre is None and len(self.eligible.genres) > 1 and not self.eligible.playable_only:
+            return self._top_of_union(step, k)
+        own = self._own_cells(genre)
+        if own is not None:
+            name, genre_cells = own
+            starts = genre_cells.cells.starts
+            return self._best(step, k, name, genre_cells.cells, genre_cells.rows,
+                              starts[:-1], starts[1:])  # fmt: skip
         group_rows, first, last = self._group(genre)
         if group_rows is not None and len(group_rows) <= SCAN_ROWS:
             return self._scan.top(step, genre, k)
-        if step not in self._bounds:
-            self._bounds[step] = self.cells.upper_bounds(self.scorer, step, self._taste_max)
-        bounds = np.where(last > first, self._bounds[step], -np.inf)
+        return self._best(step, k, None, self.cells, group_rows, first, last)
+
+    def _top_of_union(self, step: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k best of several genres: the k best of each (own cells, or a direct scan when
+        small), merged; a track in two genres is counted once (it has one score)."""
+        tops = [self.top(step, g, k) for g in self.eligible.genres]
+        rows = np.concatenate([r for r, _ in tops])
+        scores = np.concatenate([s for _, s in tops])
+        rows, first = np.unique(rows, return_index=True)
+        return top_k(rows, scores[first], k)
+
+    def _own_cells(self, genre: str | None) -> tuple[str, GenreCells] | None:
+        """The genre's own cells when the group is one large genre (not narrowed to the
+        playable tracks, which are few)."""
+        name = genre if genre is not None else (
+            self.eligible.genres[0] if len(self.eligible.genres) == 1 else None
+        )  # fmt: skip
+        if name is None or self.eligible.playable_only or name not in self.matrix.genre_cells:
+            return None
+        return name, self.matrix.genre_cells[name]
+
+    def _best(
+        self,
+        step: int,
+        k: int,
+        name: str | None,
+        cells: CellIndex,
+        rows_of: np.ndarray | None,
+        first: np.ndarray,
+        last: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k best eligible rows of ``cells`` (the catalog's, ``name`` None, or a genre's),
+        cell ``c`` holding ``rows_of[first[c]:last[c]]`` (rows themselves when None)."""
+        if (name, step) not in self._bounds:
+            self._bounds[(name, step)] = cells.upper_bounds(
+                self.scorer, step, self._taste_max_of(name, cells)
+            )
+        bounds = np.where(last > first, self._bounds[(name, step)], -np.inf)
         best_rows, best_scores = np.zeros(0, np.int64), np.zeros(0, np.float32)
         for chosen in _best_cells_first(bounds):
             threshold = best_scores[-1] if len(best_scores) >= k else -np.inf
             if not bounds[chosen[0]] >= threshold or bounds[chosen[0]] == -np.inf:
                 break
             rows = _ranges(first[chosen], last[chosen])
-            if group_rows is not None:
-                rows = group_rows[rows]
+            if rows_of is not None:
+                rows = rows_of[rows]
             rows = self.eligible.keep(self.matrix, rows)
             scores = self.scorer(step, rows)
             best_rows, best_scores = top_k(
                 np.concatenate([best_rows, rows]), np.concatenate([best_scores, scores]), k
             )
         return best_rows, best_scores
+
+    def _taste_max_of(self, name: str | None, cells: CellIndex) -> np.ndarray | None:
+        """Each cell's best taste (the listener's cached one for the catalog's cells)."""
+        taste = self.scorer.taste
+        if taste is None:
+            return None
+        if name not in self._taste_max:
+            if name is None and self.scorer.taste_cell_max is not None:
+                self._taste_max[name] = self.scorer.taste_cell_max
+            elif name is None:
+                self._taste_max[name] = cells.taste_max(taste)
+            else:
+                self._taste_max[name] = cells.taste_max(taste, self.matrix.genre_cells[name].rows)
+        return self._taste_max[name]
 
     def _group(self, genre: str | None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """The group's sorted rows (None: all) and where each cell's part of them starts and
@@ -228,31 +298,40 @@ def _ranges(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     return (offsets + np.arange(total)).astype(np.int64)
 
 
-def cell_order(matrix: TrackMatrix, leaf_size: int = LEAF_SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """A row order that puts the rows of each cell together, and the cells' starts.
+def cell_order(
+    matrix: TrackMatrix, leaf_size: int = LEAF_SIZE, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the rows (or of ``rows``) that puts each cell's rows together, and the
+    cells' starts (positions in that order).
 
     Median splits, k-d tree style, each on the column with the widest weighted range in that
     cell; a loop over cells (a few thousand at 10M rows), numpy inside.
     """
-    columns = [matrix.features[:, FEATURES.index(f)] * w for f, w in _SPLIT_FEATURES.items()]
-    columns += [matrix.heard.probs[:, q] * _SPLIT_PROBS for q in range(matrix.heard.probs.shape[1])]
-    popularity = np.nan_to_num(np.asarray(matrix.popularity, np.float32) / 100.0, nan=0.5)
+
+    def take(values: np.ndarray) -> np.ndarray:
+        return values if rows is None else values[rows]
+
+    features, probs = take(matrix.features), take(matrix.heard.probs)
+    columns = [features[:, FEATURES.index(f)] * w for f, w in _SPLIT_FEATURES.items()]
+    columns += [probs[:, q] * _SPLIT_PROBS for q in range(probs.shape[1])]
+    popularity = np.nan_to_num(np.asarray(take(matrix.popularity), np.float32) / 100.0, nan=0.5)
     columns.append(popularity * _SPLIT_POPULARITY)
     data = np.stack(columns, axis=1).astype(np.float32)  # (n, D)
-    order = np.arange(len(matrix), dtype=np.int64)
-    pending, starts = [(0, len(matrix))], [0]
+    order = np.arange(len(data), dtype=np.int64)
+    pending, starts = [(0, len(data))], [0]
     while pending:
         begin, end = pending.pop()
         if end - begin <= leaf_size:
             continue
-        rows = order[begin:end]
-        sample = data[rows[:: max(1, len(rows) // 2048)]]  # the widest axis, from a sample
+        part = order[begin:end]
+        sample = data[part[:: max(1, len(part) // 2048)]]  # the widest axis, from a sample
         axis = int(np.argmax(sample.max(axis=0) - sample.min(axis=0)))
         middle = (end - begin) // 2
-        order[begin:end] = rows[np.argpartition(data[rows, axis], middle)]
+        order[begin:end] = part[np.argpartition(data[part, axis], middle)]
         starts.append(begin + middle)
         pending += [(begin, begin + middle), (begin + middle, end)]
-    return order, np.array(sorted(starts) + [len(matrix)], dtype=np.int64)
+    ordered = order if rows is None else np.asarray(rows, dtype=np.int64)[order]
+    return ordered, np.array(sorted(starts) + [len(data)], dtype=np.int64)
 
 
 def permuted(matrix: TrackMatrix, order: np.ndarray) -> TrackMatrix:
@@ -283,13 +362,21 @@ def permuted(matrix: TrackMatrix, order: np.ndarray) -> TrackMatrix:
         genres={g: np.sort(position[rows]) for g, rows in matrix.genres.items()},
         playable=None if matrix.playable is None else matrix.playable[order],
         cells=None,
+        genre_cells={},
     )
 
 
 def with_cells(matrix: TrackMatrix, leaf_size: int = LEAF_SIZE) -> TrackMatrix:
-    """The matrix in cell order with its :class:`CellIndex`; unchanged when too small."""
+    """The matrix in cell order with its :class:`CellIndex`, and cells of their own for the
+    genres with more than ``SCAN_ROWS`` rows; unchanged when too small."""
     if len(matrix) < max(MIN_ROWS, 2 * leaf_size):
         return matrix
     order, starts = cell_order(matrix, leaf_size)
     ordered = permuted(matrix, order)
-    return replace(ordered, cells=CellIndex.of_ordered(ordered, starts))
+    genre_cells = {}
+    for name, rows in ordered.genres.items():
+        if len(rows) > SCAN_ROWS:
+            genre_order, genre_starts = cell_order(ordered, leaf_size, rows)
+            cells = CellIndex.of_ordered(ordered, genre_starts, genre_order)
+            genre_cells[name] = GenreCells(genre_order, cells)
+    return replace(ordered, cells=CellIndex.of_ordered(ordered, starts), genre_cells=genre_cells)

@@ -22,7 +22,7 @@ from moodtune.recommend.reasons import Reason, ReasonParam
 from moodtune.recommend.vocabulary import FEATURES
 
 if TYPE_CHECKING:
-    from moodtune.recommend.cells import CellIndex
+    from moodtune.recommend.cells import CellIndex, GenreCells
 
 __all__ = [
     "FEATURES",
@@ -176,6 +176,8 @@ class TrackMatrix:
     #: Rows grouped into cells with bounds on every score term, for the bounded search; None:
     #: every request scans (small catalogs, matrices built by hand).
     cells: "CellIndex | None" = None
+    #: Genres too large to score directly, each with cells of its own rows (see ``cells``).
+    genre_cells: "Mapping[str, GenreCells]" = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)

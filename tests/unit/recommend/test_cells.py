@@ -1,12 +1,17 @@
 """The bounded search over cells returns exactly the exhaustive scan's list, for every request
 type, on a million tracks resampled from the real catalog; and its bounds really bound."""
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from moodtune.recommend import EMOTIONS, STRATEGIES, RankQuery, TrackMatrix, plan_mood, rank
+from moodtune.catalog.snapshot import SnapshotStore
+from moodtune.recommend import EMOTIONS, STRATEGIES, RankQuery, TrackMatrix, rank
 from moodtune.recommend.cells import _best_mixture, _ranges, with_cells
 from moodtune.recommend.rank import Scorer
+from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.synthetic import resample
 from moodtune.recommend.taste import LogisticTaste
 from tests.unit.recommend.conftest import query_for
@@ -16,7 +21,7 @@ GENRES = ("rock", "pop", "edm", "jazz", "latin", "r&b", "classical", "ambient")
 
 @pytest.fixture(scope="module")
 def million(real_matrix: TrackMatrix) -> TrackMatrix:
-    return with_cells(resample(real_matrix, 1_000_000, seed=7))
+    return with_cells(resample(real_matrix, 1_000_000, seed=7, playable_share=0.05))
 
 
 def _taste(matrix: TrackMatrix, rng: np.random.Generator) -> np.ndarray:
@@ -38,11 +43,14 @@ def _queries(matrix: TrackMatrix, count: int, seed: int) -> list[RankQuery]:
         n = int(rng.integers(5, 30))
         extra: dict[str, object] = {}
         if i % 3 == 1:
-            extra["genres"] = tuple(rng.choice(GENRES, 1 + i % 3, replace=False).tolist())
+            count = 1 + (i // 3) % 2  # one genre (its own cells) or two (the catalog's)
+            extra["genres"] = tuple(rng.choice(GENRES, count, replace=False).tolist())
         if i % 3 == 2:
             extra["popularity"] = ("mainstream", "medium", "low")[i % 3]
         if i % 4 == 1:
             extra["allow_explicit"] = False
+        if i % 7 == 3:
+            extra["playable_only"] = True
         if i % 6 == 5:
             extra |= {"taste": _taste(matrix, rng), "taste_weight": (0.3, 0.6)[i % 2]}
         preset = "heard" if i % 5 else "seed002"
@@ -70,6 +78,23 @@ def test_bounds_are_above_every_score_in_their_cell(million: TrackMatrix) -> Non
             assert np.all(cells.upper_bounds(scorer, step, taste_max) >= best)
 
 
+def test_large_genres_have_cells_of_their_own_rows_with_bounds_that_hold(
+    million: TrackMatrix,
+) -> None:
+    assert set(million.genre_cells) == {g for g, r in million.genres.items() if len(r) > 50_000}
+    assert len(million.genre_cells) >= 3
+    query = _queries(million, 6, seed=5)[5]  # with taste
+    scorer = Scorer(million, query)
+    for name, own in million.genre_cells.items():
+        assert np.array_equal(np.sort(own.rows), million.genres[name])
+        starts = own.cells.starts
+        assert starts[0] == 0 and starts[-1] == len(own.rows)
+        scores = scorer(0, own.rows)
+        best = np.maximum.reduceat(scores, starts[:-1])
+        taste_max = own.cells.taste_max(query.taste, own.rows)  # type: ignore[arg-type]
+        assert np.all(own.cells.upper_bounds(scorer, 0, taste_max) >= best)
+
+
 @pytest.mark.parametrize("seed", [11, 12])
 def test_the_bounded_search_gives_the_exhaustive_list(million: TrackMatrix, seed: int) -> None:
     for query in _queries(million, 24, seed=seed):
@@ -82,10 +107,9 @@ def test_the_bounded_search_gives_the_exhaustive_list(million: TrackMatrix, seed
 def test_a_playable_filter_with_nothing_playable_gives_an_empty_list(
     million: TrackMatrix,
 ) -> None:
-    plan = plan_mood("happy", strategy="match", n=10)
-    query = RankQuery(targets=plan.targets, intents=plan.intents, points=plan.path,
-                      heard_weight=plan.heard_weight, playable_only=True, seed=1)  # fmt: skip
-    assert rank(million, query) == [] == rank(million, query, exhaustive=True)
+    nothing_playable = replace(million, playable=None)
+    query = query_for("happy", genres=("rock",), playable_only=True, seed=1)
+    assert rank(nothing_playable, query) == [] == rank(nothing_playable, query, exhaustive=True)
 
 
 def test_the_mixture_bound_is_the_best_point_of_the_box_on_the_simplex() -> None:
@@ -98,3 +122,17 @@ def test_the_mixture_bound_is_the_best_point_of_the_box_on_the_simplex() -> None
 
 def test_ranges_concatenate_without_a_loop() -> None:
     assert _ranges(np.array([3, 10, 7]), np.array([5, 10, 9])).tolist() == [3, 4, 7, 8]
+
+
+def test_a_snapshot_keeps_the_cells_and_ranks_the_same(
+    million: TrackMatrix, tmp_path: Path
+) -> None:
+    store = SnapshotStore(tmp_path)
+    empty = EmbeddingTable(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
+    store.write("k", (len(million), None), million, empty)
+    files = store.read("k", heard_model=million.heard_model)
+    assert files is not None and files.matrix.genre_cells.keys() == million.genre_cells.keys()
+    for query in _queries(million, 12, seed=3):
+        assert [(t.id, t.score) for t in rank(files.matrix, query)] == [
+            (t.id, t.score) for t in rank(million, query)
+        ]
