@@ -156,12 +156,18 @@ def summary(ms: list[float]) -> dict[str, float]:
 
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[3])
 from scale import query_of, summary
 from moodtune.catalog.snapshot import SnapshotStore
 from moodtune.recommend import rank
 from moodtune.recommend.heard import HeardMoodModel
+def rss_parts():
+    # VmHWM, not getrusage's ru_maxrss, which also counts the forked copy of the parent before
+    # exec; anonymous memory is this process's own; file pages are the snapshot's, shared through
+    # the page cache by every process that maps it (and counted in each one's RSS)
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return {k: int(status[k].split()[0]) / 1024 for k in ("VmHWM", "VmRSS", "RssAnon", "RssFile")}
 store = SnapshotStore(__import__("pathlib").Path(sys.argv[1]))
 files = store.read("bench", heard_model=HeardMoodModel.from_path())
 specs = json.loads(open(sys.argv[2]).read())
@@ -177,8 +183,10 @@ for kind, items in specs.items():
     out["latency"][kind] = summary(ms)
     out["lists"][kind] = lists
     if kind == "playable":  # before the taste types, whose score arrays the bench computes
-        out["peak_rss_before_taste_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["peak_rss_before_taste_mb"] = rss_parts()["VmHWM"]
+        out["rss_before_taste"] = rss_parts()
+out["peak_rss_mb"] = rss_parts()["VmHWM"]
+out["rss_at_end"] = rss_parts()
 print(json.dumps(out))
 """
 
@@ -234,6 +242,8 @@ def run_size(label: str, matrix: TrackMatrix, count: int, workdir: Path) -> dict
         "process_start_to_first_answer_s": round(mapped["start_to_first_answer_s"], 3),
         "mapped_process_peak_rss_mb": round(mapped["peak_rss_mb"], 1),
         "mapped_process_peak_rss_before_taste_mb": round(mapped["peak_rss_before_taste_mb"], 1),
+        "mapped_process_rss_mb_before_taste": mapped["rss_before_taste"],
+        "mapped_process_rss_mb_at_end": mapped["rss_at_end"],
         "bounded_search": mapped["latency"],
         "exhaustive": exhaustive,
         "p99_ratio_exhaustive_over_bounded": ratios,
