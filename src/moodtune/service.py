@@ -139,6 +139,10 @@ class ListenerTaste:
         cells = matrix.cells
         return cls(scores, cells.taste_max(scores) if cells is not None else None)
 
+    @property
+    def nbytes(self) -> int:
+        return self.scores.nbytes + (self.cell_max.nbytes if self.cell_max is not None else 0)
+
 
 class TasteCache:
     """A listener's taste scores per (listener, last event, catalog version), shared by the
@@ -165,22 +169,17 @@ class TasteCache:
         with self._lock:
             if key not in self._items:
                 self._items[key] = value
-                self._bytes += _nbytes(value)
+                self._bytes += value.nbytes if value is not None else 0
             self._items.move_to_end(key)
             while len(self._items) > 1 and (
                 len(self._items) > self.size or self._bytes > self.max_bytes
             ):
-                self._bytes -= _nbytes(self._items.popitem(last=False)[1])
+                evicted = self._items.popitem(last=False)[1]
+                self._bytes -= evicted.nbytes if evicted is not None else 0
         return value
 
     def __len__(self) -> int:
         return len(self._items)
-
-
-def _nbytes(taste: ListenerTaste | None) -> int:
-    if taste is None:
-        return 0
-    return taste.scores.nbytes + (taste.cell_max.nbytes if taste.cell_max is not None else 0)
 
 
 def listener_taste(

@@ -34,7 +34,7 @@ from moodtune.catalog.snapshot import (
 )
 from moodtune.recommend import TrackMatrix
 from moodtune.recommend.cells import with_cells
-from moodtune.recommend.heard import HeardMoodModel
+from moodtune.recommend.heard import HeardMoodModel, shipped_heard_model
 from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.taste import TasteSpace
 
@@ -87,7 +87,7 @@ def load_snapshot(session: Session, store: SnapshotStore | None = None) -> Catal
         matrix, embeddings = _build_from_sql(session)
         return CatalogSnapshot(version, matrix, embeddings)
     key = snapshot_key(version, heard_model_sha256())
-    heard_model = HeardMoodModel.from_path()
+    heard_model = shipped_heard_model()
     origin: Literal["mapped", "built"] = "mapped"
     files = _sound_snapshot(store, key, heard_model)
     if files is None:

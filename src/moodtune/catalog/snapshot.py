@@ -78,12 +78,8 @@ def heard_model_sha256() -> str:
 class SnapshotFiles:
     """What a snapshot holds, mapped from its files (read-only arrays)."""
 
-    key: str
-    version: tuple[int, datetime | None]
     matrix: TrackMatrix
     embeddings: EmbeddingTable
-    path: Path
-    nbytes: int
 
 
 def _sha256(path: Path) -> str:
@@ -101,14 +97,8 @@ def _arrays_of(matrix: TrackMatrix, embeddings: EmbeddingTable) -> dict[str, np.
                "heard_spread": matrix.heard.spread}  # fmt: skip
     if matrix.playable is not None:
         arrays["playable"] = matrix.playable
-    names = sorted(matrix.genres)
-    sizes = [len(matrix.genres[g]) for g in names]
-    arrays["genre_ptr"] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    arrays["genre_rows"] = (
-        np.concatenate([matrix.genres[g] for g in names]).astype(np.int64)
-        if names
-        else np.zeros(0, np.int64)
-    )
+    genre_rows = [np.asarray(matrix.genres[g], np.int64) for g in sorted(matrix.genres)]
+    arrays["genre_rows"], arrays["genre_ptr"] = _packed(genre_rows)
     if matrix.cells is not None:
         arrays |= {f"cells_{n}": getattr(matrix.cells, n) for n in _CELL_ARRAYS}
     arrays |= _genre_cell_arrays(matrix)
@@ -126,14 +116,19 @@ def _genre_cell_arrays(matrix: TrackMatrix) -> dict[str, np.ndarray]:
     if not names:
         return {}
     parts = [matrix.genre_cells[g] for g in names]
-    arrays = {
-        "genre_cells_rows": np.concatenate([p.rows for p in parts]),
-        "genre_cells_rows_ptr": np.cumsum([0] + [len(p.rows) for p in parts]).astype(np.int64),
-        "genre_cells_ptr": np.cumsum([0] + [len(p.cells) for p in parts]).astype(np.int64),
-    }
+    rows, rows_ptr = _packed([p.rows for p in parts])
+    cells_ptr = np.cumsum([0] + [len(p.cells) for p in parts]).astype(np.int64)
+    arrays = {"genre_cells_rows": rows, "genre_cells_rows_ptr": rows_ptr,
+              "genre_cells_ptr": cells_ptr}  # fmt: skip
     for n in _CELL_ARRAYS:
-        arrays[f"genre_cells_{n}"] = np.concatenate([getattr(p.cells, n) for p in parts])
+        arrays[f"genre_cells_{n}"] = _packed([getattr(p.cells, n) for p in parts])[0]
     return arrays
+
+
+def _packed(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays end to end, and the offsets where each begins (one more than the parts)."""
+    ptr = np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
+    return (np.concatenate(parts) if parts else np.zeros(0, np.int64)), ptr
 
 
 def _genre_cells_of(arrays: dict[str, np.ndarray], names: list[str]) -> dict[str, GenreCells]:
@@ -240,11 +235,7 @@ class SnapshotStore:
             if digests[name] != manifest["files"][name]["sha256"]:
                 raise SnapshotError(f"snapshot {key}: {file.name} does not match its checksum")
         arrays = {n: np.load(f, mmap_mode="r", allow_pickle=False) for n, f in files.items()}
-        count, newest = manifest["catalog_version"]
-        version = (int(count), datetime.fromisoformat(newest) if newest else None)
-        nbytes = sum(int(f["bytes"]) for f in manifest["files"].values())
-        return SnapshotFiles(key, version, _matrix_of(arrays, manifest, heard_model),
-                             _embeddings_of(arrays), path, nbytes)  # fmt: skip
+        return SnapshotFiles(_matrix_of(arrays, manifest, heard_model), _embeddings_of(arrays))
 
     def discard(self, key: str) -> None:
         """Move a bad snapshot out of the way (kept as ``.bad-*`` for a post-mortem)."""

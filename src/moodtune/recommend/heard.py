@@ -18,6 +18,7 @@ The fitted numbers ship in ``models/heard.npz``; its sha256 is checked at load a
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "HeardMood",
     "HeardMoodModel",
     "design_matrix",
+    "shipped_heard_model",
 ]
 
 DEFAULT_HEARD_MODEL = Path(__file__).resolve().parents[1] / "models" / "heard.json"
@@ -197,9 +199,15 @@ class HeardMoodModel:
         targets = np.atleast_2d(np.asarray(targets, dtype=np.float64))
         if targets.shape[1] != 2:
             raise InvalidInput(f"targets must be (T, 2), got shape={targets.shape}")
-        kernels = self.component_kernels(targets)  # (T, 4)
-        kernels /= kernels.max(axis=1, keepdims=True)
+        kernels = self.normalised_kernels(targets)  # (T, 4)
         return np.asarray(kernels @ np.asarray(probs, dtype=np.float32).T, dtype=np.float32)
+
+    def normalised_kernels(self, targets: np.ndarray) -> np.ndarray:
+        """(T, 4) float32 kernels of each component at each target, divided by the largest
+        of the target's: the weights of a track's quadrant probabilities in its closeness."""
+        kernels = self.component_kernels(np.asarray(targets, dtype=np.float64))
+        kernels /= kernels.max(axis=1, keepdims=True)
+        return kernels
 
     def component_kernels(self, targets: np.ndarray) -> np.ndarray:
         """(T, 4) unnormalised Gaussian kernels of each component at each target."""
@@ -208,3 +216,9 @@ class HeardMoodModel:
         diff = targets[:, None, :] - self.means_[None, :, :]  # (T, 4, 2)
         mahalanobis = np.einsum("tqi,qij,tqj->tq", diff, inverse, diff)
         return np.asarray(np.exp(-0.5 * mahalanobis), dtype=np.float32)
+
+
+@cache
+def shipped_heard_model() -> HeardMoodModel:
+    """The shipped model, loaded and checked once per process."""
+    return HeardMoodModel.from_path()

@@ -10,13 +10,13 @@ import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from moodtune.errors import InvalidInput
-from moodtune.recommend.heard import QUADRANTS, HeardMood, HeardMoodModel
+from moodtune.recommend.heard import QUADRANTS, HeardMood, HeardMoodModel, shipped_heard_model
 from moodtune.recommend.mood import FeatureTargets
 from moodtune.recommend.reasons import Reason, ReasonParam
 from moodtune.recommend.vocabulary import FEATURES
@@ -146,11 +146,6 @@ def placeable_features(
     return keep, raw, normed
 
 
-@cache
-def _shipped_heard_model() -> HeardMoodModel:
-    return HeardMoodModel.from_path()
-
-
 @dataclass(frozen=True, eq=False)
 class TrackMatrix:
     """Features, heard mood and filter columns of every placeable track, row-aligned.
@@ -226,7 +221,7 @@ class TrackMatrix:
             song_codes[out_row] = songs.setdefault(key, len(songs))
             for genre in genres[row]:
                 rows_by_genre.setdefault(genre, []).append(out_row)
-        model = heard_model if heard_model is not None else _shipped_heard_model()
+        model = heard_model if heard_model is not None else shipped_heard_model()
         kept_genres = [genres[row] for row in keep.tolist()]
         durations = np.full(n, np.nan)
         if durations_ms is not None:
@@ -487,8 +482,7 @@ class Scorer:
         self.kernels: np.ndarray | None = None  # (n_targets, 4) kernel per quadrant, max 1
         if self.heard_weight > 0.0:
             assert query.points is not None
-            kernels = matrix.heard_model.component_kernels(np.asarray(query.points, np.float64))
-            self.kernels = np.asarray(kernels / kernels.max(axis=1, keepdims=True), np.float32)
+            self.kernels = matrix.heard_model.normalised_kernels(query.points)
         self.popularity_target = (
             None if query.popularity == "any" else POPULARITY_TARGETS[query.popularity]
         )
@@ -571,23 +565,20 @@ class Eligibility:
         return np.unique(np.concatenate([matrix.genres[g] for g in self.genres]))
 
     def keep(self, matrix: TrackMatrix, rows: np.ndarray) -> np.ndarray:
-        """The rows of ``rows`` that pass the row filters (explicit, playable, non-music)."""
+        """The rows of ``rows`` that pass the row filters (explicit, non-music); rows come
+        from a group, which already holds only playable rows when asked."""
         if not self.filters_rows:
             return rows
         ok = np.ones(len(rows), dtype=bool)
         if not self.allow_explicit:
             ok &= ~matrix.explicit[rows]
-        if self.playable_only:
-            if matrix.playable is None:
-                return rows[:0]
-            ok &= matrix.playable[rows]
         if not self.include_non_music:
             ok &= ~matrix.non_music[rows]
         return rows if ok.all() else rows[ok]
 
     @property
     def filters_rows(self) -> bool:
-        return not (self.allow_explicit and not self.playable_only and self.include_non_music)
+        return not (self.allow_explicit and self.include_non_music)
 
 
 def top_k(rows: np.ndarray | None, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

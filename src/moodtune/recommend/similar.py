@@ -5,12 +5,14 @@ One matrix-vector product over unit vectors (in process, no vector database): ab
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from moodtune.errors import InvalidInput
 from moodtune.recommend.reasons import Reason
+from moodtune.recommend.taste import RowLookup
 
 __all__ = ["EmbeddingTable", "nearest", "nearest_to_vector", "similarity_reasons"]
 
@@ -26,14 +28,17 @@ class EmbeddingTable:
     vectors: np.ndarray  # float32 (n, dim), rows of norm 1
     #: bool (n,): flagged as not music, only returned when asked for; None = none hidden
     hidden: np.ndarray | None = None
-    row_of: dict[int, int] = field(init=False)
 
     def __post_init__(self) -> None:
         if len(self.ids) != len(self.vectors):
             raise InvalidInput(f"{len(self.ids)} ids but {len(self.vectors)} vectors")
         if self.hidden is not None and len(self.hidden) != len(self.ids):
             raise InvalidInput(f"{len(self.ids)} ids but {len(self.hidden)} hidden flags")
-        object.__setattr__(self, "row_of", {int(t): i for i, t in enumerate(self.ids)})
+
+    @cached_property
+    def row_of(self) -> RowLookup:
+        """Row of a track id; built on the first lookup, not when a snapshot is mapped."""
+        return RowLookup(self.ids)
 
     def __len__(self) -> int:
         return len(self.ids)

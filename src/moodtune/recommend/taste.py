@@ -91,7 +91,9 @@ class RowLookup:
         return np.where(found, self._order[at], -1).astype(np.int64)
 
     def __contains__(self, track_id: object) -> bool:
-        return isinstance(track_id, int) and int(self.rows_of(np.array([track_id]))[0]) >= 0
+        if not isinstance(track_id, int | np.integer):
+            return False
+        return int(self.rows_of(np.array([track_id]))[0]) >= 0
 
     def __getitem__(self, track_id: int) -> int:
         row = int(self.rows_of(np.array([track_id]))[0])
