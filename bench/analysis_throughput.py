@@ -5,13 +5,15 @@
 Workloads: the demo library (14 full tracks, 44 min; the same recordings as the shared
 music_full_tracks.tar) and, when ../shared/data is present, the 158 game/GTZAN clips of
 music_clips.tar (30 s each) and the 764 4Q clips of music_emotion.tar (15 s each). Each is
-imported into a fresh SQLite database with 1 and 2 worker processes (tags, content hash,
+imported into a fresh SQLite database with 1 and 2 worker processes, and with 2 workers on a
+local Ray (``--engine ray``, Ray's start included) when Ray is installed (tags, content hash,
 decode, log-mel, CNN, DSP, DB writes, everything), and the ratio of audio seconds to wall
 seconds is reported ("x real time"). The profile times each stage of the analysis of the demo
 library in one process. Prints one JSON object and writes bench/results/analysis_throughput.json.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -29,7 +31,7 @@ from moodtune.audio.mel import N_FFT, log_mel_from_power, power_spectrogram
 from moodtune.audio.music import check_music
 from moodtune.audio.tags import read_tags
 from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
-from moodtune.catalog.library import add_library
+from moodtune.catalog.library import Engine, add_library
 from moodtune.storage import LocalStorage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,8 +52,10 @@ def unpack_audio(tar_path: Path, into: Path) -> Path:
     return into
 
 
-def import_once(folder: Path, workers: int, work: Path) -> dict[str, object]:
-    url = f"sqlite:///{work / f'bench_{folder.name}_{workers}.db'}"
+def import_once(
+    folder: Path, workers: int, work: Path, engine_name: Engine = "process"
+) -> dict[str, object]:
+    url = f"sqlite:///{work / f'bench_{folder.name}_{engine_name}_{workers}.db'}"
     engine = create_db_engine(url)
     migrate(engine)
     started = time.perf_counter()
@@ -60,11 +64,13 @@ def import_once(folder: Path, workers: int, work: Path) -> dict[str, object]:
         session_factory=make_session_factory(engine),
         storage=LocalStorage(work / "objects"),
         workers=workers,
+        engine=engine_name,
     )
     wall = time.perf_counter() - started
     engine.dispose()
     assert not report.failed, report.failed
     return {
+        "engine": engine_name,
         "workers": workers,
         "tracks": report.added,
         "audio_s": round(report.audio_seconds, 1),
@@ -123,12 +129,15 @@ def main() -> None:
                                ("music_emotion_15s", "music_emotion.tar")):  # fmt: skip
             if (args.shared / tar_name).exists():
                 workloads[name] = unpack_audio(args.shared / tar_name, work / name)
+        setups: list[tuple[int, Engine]] = [(1, "process"), (2, "process")]
+        if importlib.util.find_spec("ray") is not None:
+            setups.append((2, "ray"))
         runs = {
-            name: [import_once(folder, workers, work) for workers in (1, 2)]
+            name: [import_once(folder, workers, work, engine) for workers, engine in setups]
             for name, folder in workloads.items()
         }
         stages = profile(workloads["demo_library"], AudioModel.from_path())
-    demo = {r["workers"]: r for r in runs["demo_library"]}
+    demo = {r["workers"]: r for r in runs["demo_library"] if r["engine"] == "process"}
     doc = {
         "benchmark": "analysis_throughput",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

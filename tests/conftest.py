@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
 from tests.pgcluster import ClusterUnavailable, PostgresCluster, postgres_unavailable
+from tests.s3server import SeaweedServer
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_CATALOG = REPO / "src" / "moodtune" / "data" / "spotify_tracks.csv.gz"
@@ -73,6 +74,14 @@ def spoken_word(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 # --- PostgreSQL: one throwaway cluster per test session (see shared notes/ci-postgres.md) ---
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """A real S3 server (SeaweedFS) for the whole session; each test uses its own prefix."""
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.table import Table
 
 from moodtune.config import Settings
 from moodtune.errors import InvalidInput, MoodtuneError, NotFound
+
+if TYPE_CHECKING:
+    from moodtune.catalog.snapshot import SnapshotStore
 
 __all__ = ["app"]
 
@@ -61,7 +64,13 @@ def _settings() -> Settings:
 def _errors_exit(as_json: bool) -> Iterator[None]:
     """MoodtuneError -> exit 1 with the error envelope (``--json``) or a one-line message."""
     try:
-        yield
+        try:
+            yield
+        except Exception as exc:
+            translated = _database_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
     except MoodtuneError as exc:
         if as_json:
             typer.echo(
@@ -72,6 +81,26 @@ def _errors_exit(as_json: bool) -> Iterator[None]:
         else:
             stderr.print(f"[red]error:[/red] {exc.message}", highlight=False)
         raise typer.Exit(1) from exc
+
+
+def _database_error(exc: Exception) -> MoodtuneError | None:
+    """A database that cannot be reached or has no schema yet, as an answer that says what to
+    do (instead of SQLAlchemy's traceback); None for any other error."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from moodtune.errors import Unavailable
+
+    if not isinstance(exc, OperationalError | ProgrammingError):
+        return None
+    reason = str(exc.orig)
+    if "no such table" in reason or "does not exist" in reason:
+        return Unavailable(
+            "the database has no moodtune tables yet: run `moodtune init` first (or "
+            "`moodtune db upgrade` to create them without the demo catalog)",
+            reason=reason,
+        )
+    first_line = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
+    return Unavailable(f"cannot use the database: {first_line}", reason=reason.strip())
 
 
 def _emit(doc: dict[str, Any], *, as_json: bool, human: Callable[[dict[str, Any]], None]) -> None:
@@ -87,14 +116,19 @@ def _session_factory(settings: Settings) -> Any:
     return make_session_factory(create_db_engine(settings.database_url))
 
 
+def _snapshot_store(settings: Settings) -> "SnapshotStore":
+    from moodtune.catalog.snapshot import SnapshotStore
+
+    return SnapshotStore.open(settings.snapshots, settings.storage_url)
+
+
 def _publish_snapshot(settings: Settings) -> None:
     """Write the catalog's current snapshot now (after a change), so that servers and later
     commands map it instead of each building it from SQL."""
     from moodtune.catalog.index import load_snapshot
-    from moodtune.catalog.snapshot import SnapshotStore
 
     with stderr.status("writing the catalog snapshot"), _session_factory(settings)() as session:
-        load_snapshot(session, SnapshotStore(settings.snapshots))
+        load_snapshot(session, _snapshot_store(settings))
 
 
 class _JsonLogFormatter(logging.Formatter):
@@ -311,7 +345,6 @@ def recommend(
 
     from moodtune.api.schemas import RecommendationOut, RecommendIn
     from moodtune.catalog.index import load_snapshot
-    from moodtune.catalog.snapshot import SnapshotStore
     from moodtune.service import recommend_playlist
 
     settings = _settings()
@@ -335,7 +368,7 @@ def recommend(
         except (ValidationError, json.JSONDecodeError) as exc:
             raise InvalidInput(f"invalid parameters: {_first_error(exc)}") from exc
         with _session_factory(settings)() as session:
-            snapshot = load_snapshot(session, SnapshotStore(settings.snapshots))
+            snapshot = load_snapshot(session, _snapshot_store(settings))
             result = recommend_playlist(body.params(), matrix=snapshot.matrix, session=session)
             doc = RecommendationOut.from_result(result).model_dump(mode="json")
     _emit(doc, as_json=as_json, human=_print_playlist)
@@ -454,7 +487,14 @@ def _library_progress(
 
 
 def _run_library_add(
-    path: Path, settings: Settings, *, workers: int, copy: bool, show_progress: bool = True
+    path: Path,
+    settings: Settings,
+    *,
+    workers: int,
+    copy: bool,
+    show_progress: bool = True,
+    engine: Literal["process", "ray"] = "process",
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     from moodtune.catalog.library import add_library
     from moodtune.storage import open_storage
@@ -468,6 +508,8 @@ def _run_library_add(
             workers=workers,
             copy=copy,
             on_progress=update,
+            engine=engine,
+            ray_address=ray_address,
         ),
         show=show_progress,
     )
@@ -506,6 +548,20 @@ def library_add(
             help="Copy the audio into object storage, or (default) leave it where it is.",
         ),
     ] = False,
+    engine: Annotated[
+        Literal["process", "ray"],
+        typer.Option(
+            help="Analyse in this machine's processes, or on Ray (pip install 'moodtune[ray]'): "
+            "a local Ray with --workers CPUs, or the cluster at --address."
+        ),
+    ] = "process",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine ray: the cluster to join ('auto', 'ray://host:10001'), one "
+            "analysis per CPU it has; its nodes must see PATH at the same path."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Analyse new audio files under PATH and add them to the catalog; safe to re-run.
@@ -517,7 +573,11 @@ def library_add(
         from moodtune.catalog.db import create_db_engine, migrate
 
         migrate(create_db_engine(settings.database_url))
-        doc = _run_library_add(path, settings, workers=workers, copy=copy)
+        if address is not None and engine != "ray":
+            raise InvalidInput("--address is the Ray cluster's: use it with --engine ray")
+        doc = _run_library_add(
+            path, settings, workers=workers, copy=copy, engine=engine, ray_address=address
+        )
         _publish_snapshot(settings)
     _emit(doc, as_json=as_json, human=_print_library)
 

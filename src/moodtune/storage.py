@@ -8,7 +8,9 @@ row points to.
 """
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse, urlsplit
@@ -31,6 +33,14 @@ class Storage(Protocol):
         ...
 
     def read(self, key: str) -> bytes: ...
+
+    def download(self, key: str, target: Path) -> None:
+        """Write the object to the file ``target`` without holding it in memory."""
+        ...
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Every key under ``prefix`` (a folder-like name ending in ``/``)."""
+        ...
 
     def exists(self, key: str) -> bool: ...
 
@@ -61,11 +71,14 @@ class LocalStorage:
     def put(self, key: str, data: bytes | Path) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        content = data.read_bytes() if isinstance(data, Path) else data
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
+                if isinstance(data, Path):
+                    with data.open("rb") as source:
+                        shutil.copyfileobj(source, handle)
+                else:
+                    handle.write(data)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -76,6 +89,19 @@ class LocalStorage:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise NotFound(f"no stored object {key!r}", key=key) from None
+
+    def download(self, key: str, target: Path) -> None:
+        try:
+            shutil.copyfile(self._path(key), target)
+        except FileNotFoundError:
+            raise NotFound(f"no stored object {key!r}", key=key) from None
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        folder = self.root / prefix
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and not path.name.startswith(".part-"):
+                    yield path.relative_to(self.root).as_posix()
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -105,7 +131,10 @@ class S3Storage:
                 raise InvalidInput(
                     "s3:// storage needs boto3: pip install 'moodtune[s3]'"
                 ) from None
-            client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+            # a session of its own: boto3's default one keeps the first credentials it found
+            client = boto3.session.Session().client(
+                "s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None
+            )
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
 
     def _key(self, key: str) -> str:
@@ -113,8 +142,11 @@ class S3Storage:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, key: str, data: bytes | Path) -> None:
-        body = data.read_bytes() if isinstance(data, Path) else data
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body)
+        """A file goes up in parts (boto3's multipart upload), so its size does not matter."""
+        if isinstance(data, Path):
+            self.client.upload_file(str(data), self.bucket, self._key(key))
+        else:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
     def read(self, key: str) -> bytes:
         try:
@@ -122,6 +154,20 @@ class S3Storage:
         except self.client.exceptions.NoSuchKey:
             raise NotFound(f"no stored object {key!r}", key=key) from None
         return bytes(response["Body"].read())
+
+    def download(self, key: str, target: Path) -> None:
+        if not self.exists(key):  # download_file reports a missing key as a bare 404
+            raise NotFound(f"no stored object {key!r}", key=key)
+        self.client.download_file(self.bucket, self._key(key), str(target))
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        skip = len(self.prefix) + 1 if self.prefix else 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix.rstrip("/")) + "/"
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield str(item["Key"])[skip:]
 
     def exists(self, key: str) -> bool:
         try:

@@ -25,9 +25,25 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
     return invoke
 
 
+def test_a_database_without_tables_or_server_says_what_to_do(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run("recommend", "--emotion", "sad", "--json")
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "unavailable" and "run `moodtune init` first" in error["message"]
+    assert "Traceback" not in result.output
+
+    runner = CliRunner()
+    down = runner.invoke(
+        app, ["recommend", "--emotion", "sad"],
+        env={"MOODTUNE_DATA_DIR": str(tmp_path),
+             "MOODTUNE_DATABASE_URL": "postgresql://moodtune:x@127.0.0.1:9/moodtune"},
+    )  # fmt: skip
+    assert down.exit_code == 1 and "cannot use the database" in down.output
+
+
 def test_upgrade_import_and_recommend_as_json(run, small_catalog: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     upgraded = run("db", "upgrade", "--json")
-    assert upgraded.exit_code == 0 and json.loads(upgraded.stdout) == {"revision": "0006"}
+    assert upgraded.exit_code == 0 and json.loads(upgraded.stdout) == {"revision": "0007"}
     imported = run("catalog", "import", str(small_catalog), "--json")
     assert imported.exit_code == 0
     summary = json.loads(imported.stdout)
@@ -107,7 +123,7 @@ def test_usage_errors_exit_2(run) -> None:  # type: ignore[no-untyped-def]
 
 def test_init_imports_the_bundled_catalog_once(run) -> None:  # type: ignore[no-untyped-def]
     first = json.loads(run("init", "--json").stdout)
-    assert first["revision"] == "0006" and first["tracks"] == 81936
+    assert first["revision"] == "0007" and first["tracks"] == 81936
     assert first["catalog_import"]["rejected"] == 4
     flags = first["catalog_import"]["non_music_by_reason"]
     assert first["catalog_import"]["non_music"] == sum(flags.values()) > 300

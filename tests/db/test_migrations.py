@@ -33,8 +33,8 @@ def test_downgrade_to_base_and_upgrade_again(session_factory: sessionmaker[Sessi
     assert "track_embeddings" not in inspect(engine).get_table_names()
     assert downgrade(engine, "base") == "base"
     assert "tracks" not in inspect(engine).get_table_names()
-    assert migrate(engine, "head") == "0006"
-    assert migrate(engine, "head") == "0006"  # idempotent
+    assert migrate(engine, "head") == "0007"
+    assert migrate(engine, "head") == "0007"  # idempotent
 
 
 def test_upgrading_flags_catalog_rows_already_imported(
@@ -58,7 +58,37 @@ def test_upgrading_flags_catalog_rows_already_imported(
         connection.execute(
             insert, {"sid": "b" * 22, "title": "Rain", "tempo": 120, "artists": '["B"]'}
         )
-    assert migrate(engine, "head") == "0006"
+    assert migrate(engine, "head") == "0007"
     with engine.connect() as connection:
         flags = dict(connection.execute(text("SELECT title, non_music FROM tracks")).all())
     assert flags == {"Pink Noise for Sleep": "noise recording", "Rain": None}
+
+
+def test_upgrading_stores_the_song_key_of_tracks_already_imported(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from sqlalchemy import text
+
+    from moodtune.recommend.rank import track_song_key
+
+    engine = session_factory.kw["bind"]
+    assert downgrade(engine, "0006") == "0006"
+    rows = [("Yesterday - Remastered 2009", '["The Beatles"]'), ("Untitled", "[]")]
+    with engine.begin() as connection:
+        for i, (title, artists) in enumerate(rows):
+            connection.execute(
+                text(
+                    "INSERT INTO tracks (spotify_id, source, title, artists, search_text, "
+                    "created_at, updated_at) VALUES (:sid, 'catalog', :title, :artists, :title, "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"sid": str(i) * 22, "title": title, "artists": artists},
+            )
+    assert migrate(engine, "head") == "0007"
+    with engine.connect() as connection:
+        keys = dict(connection.execute(text("SELECT title, song_key FROM tracks")).all())
+    assert keys == {
+        "Yesterday - Remastered 2009": track_song_key("Yesterday", ["The Beatles"]),
+        "Untitled": track_song_key("Untitled", []),
+    }
+    assert keys["Yesterday - Remastered 2009"] == "beatles\x1fyesterday"

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         index = CatalogIndex(
             app.state.session_factory,
             refresh_s=settings.catalog_refresh_s,
-            store=SnapshotStore(settings.snapshots),
+            store=SnapshotStore.open(settings.snapshots, settings.storage_url),
         )
         app.state.index = index
         app.state.taste_cache = TasteCache()

@@ -623,8 +623,9 @@ class SnapshotOut(BaseModel):
         "shared by every process that uses the same snapshot directory); null when built in "
         "memory only."
     )
-    origin: Literal["mapped", "built"] = Field(
+    origin: Literal["mapped", "fetched", "built"] = Field(
         description="mapped: read from a snapshot another process (or an earlier start) wrote; "
+        "fetched: downloaded from object storage (another machine built it), then mapped; "
         "built: built from the database by this process."
     )
 

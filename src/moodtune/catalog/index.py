@@ -56,8 +56,9 @@ class CatalogSnapshot:
     version: tuple[int, datetime | None]
     matrix: TrackMatrix
     embeddings: EmbeddingTable
-    #: "mapped": read from a snapshot written before; "built": built from SQL by this process
-    origin: Literal["mapped", "built"] = "built"
+    #: "mapped": read from a snapshot written before; "fetched": downloaded from object storage
+    #: (another machine built it), then mapped; "built": built from SQL by this process
+    origin: Literal["mapped", "fetched", "built"] = "built"
     key: str | None = None
 
     @property
@@ -88,11 +89,13 @@ def load_snapshot(session: Session, store: SnapshotStore | None = None) -> Catal
         return CatalogSnapshot(version, matrix, embeddings)
     key = snapshot_key(version, heard_model_sha256())
     heard_model = shipped_heard_model()
-    origin: Literal["mapped", "built"] = "mapped"
+    origin: Literal["mapped", "fetched", "built"] = "mapped"
     files = _sound_snapshot(store, key, heard_model)
     if files is None:
         with store.building(key):
             files = _sound_snapshot(store, key, heard_model)  # written while we waited?
+            if files is None and _fetched(store, key):
+                files, origin = _sound_snapshot(store, key, heard_model), "fetched"
             if files is None:
                 matrix, embeddings = _build_from_sql(session)
                 store.write(key, version, matrix, embeddings)
@@ -113,6 +116,16 @@ def _sound_snapshot(
         log.warning("%s; rebuilding it", exc)
         store.discard(key)
         return None
+
+
+def _fetched(store: SnapshotStore, key: str) -> bool:
+    """Whether ``key`` came down from object storage (a bad one there is rebuilt, with a
+    warning, and the rebuilt one replaces it)."""
+    try:
+        return store.fetch(key)
+    except SnapshotError as exc:
+        log.warning("%s; rebuilding it", exc)
+        return False
 
 
 class CatalogIndex:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -34,9 +34,11 @@ from moodtune.catalog import repo
 from moodtune.catalog.db import session_scope
 from moodtune.catalog.models import Track, TrackEmbedding, track_genres
 from moodtune.errors import InvalidInput, MoodtuneError, NotFound
+from moodtune.recommend.rank import track_song_key
 from moodtune.storage import Storage
 
 __all__ = [
+    "Engine",
     "LIBRARY_SOURCE",
     "LibraryReport",
     "RemoveReport",
@@ -56,6 +58,8 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 LIBRARY_SOURCE = "library"
 #: (files done, files to analyse, seconds of audio analysed so far)
 ProgressCallback = Callable[[int, int, float], None]
+#: Where files are analysed: this machine's processes, or Ray (local or a cluster).
+Engine = Literal["process", "ray"]
 _IMAGE_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
@@ -263,10 +267,10 @@ def _store(done: _Done, *, session: Session, storage: Storage, copy: bool) -> No
 def described(
     title: str, artists: list[str], album: str | None, year: int | None
 ) -> dict[str, Any]:
-    """The descriptive columns of a track, with its search text."""
+    """The descriptive columns of a track, with its search text and song key."""
     search_text = " ".join([title, *artists, album or ""]).casefold().strip()
     return {"title": title, "artists": artists, "album": album, "year": year,
-            "search_text": search_text}  # fmt: skip
+            "search_text": search_text, "song_key": track_song_key(title, artists)}  # fmt: skip
 
 
 def analysis_values(analysis: TrackAnalysis) -> dict[str, Any]:
@@ -353,14 +357,19 @@ def add_library(
     copy: bool = False,
     model_path: Path = DEFAULT_AUDIO_MODEL,
     on_progress: ProgressCallback | None = None,
+    engine: Engine = "process",
+    ray_address: str | None = None,
 ) -> LibraryReport:
-    """Analyse and store every new audio file under ``root`` (see the module docstring)."""
+    """Analyse and store every new audio file under ``root`` (see the module docstring).
+    ``engine="ray"`` analyses on Ray (:mod:`moodtune.catalog.ray_engine`): a local Ray with
+    ``workers`` CPUs, or the cluster at ``ray_address``."""
     started = time.perf_counter()
     report = LibraryReport(root=str(root))
     files = list(scan(root, report))
     report.scanned = len(files)
     jobs = _plan(files, report, session_factory)
-    _analyse_all(jobs, report, session_factory, storage, workers, copy, model_path, on_progress)
+    _analyse_all(jobs, report, session_factory, storage, workers, copy, model_path, on_progress,
+                 engine=engine, ray_address=ray_address)  # fmt: skip
     report.seconds = time.perf_counter() - started
     return report
 
@@ -374,8 +383,11 @@ def _analyse_all(
     copy: bool,
     model_path: Path,
     on_progress: ProgressCallback | None,
+    *,
+    engine: Engine = "process",
+    ray_address: str | None = None,
 ) -> None:
-    """Analyse and store ``jobs`` one transaction each, in-process or in a pool."""
+    """Analyse and store ``jobs`` one transaction each, in-process, in a pool or on Ray."""
     progress = on_progress or (lambda done, total, seconds: None)
     progress(0, len(jobs), 0.0)
     completed = 0
@@ -394,7 +406,11 @@ def _analyse_all(
         completed += 1
         progress(completed, len(jobs), report.audio_seconds)
 
-    if workers <= 1 or len(jobs) <= 1:
+    if engine == "ray" and jobs:
+        from moodtune.catalog.ray_engine import run_on_ray
+
+        run_on_ray(jobs, model_path, finish, address=ray_address, workers=workers)
+    elif workers <= 1 or len(jobs) <= 1:
         _init_worker(model_path)
         for job in jobs:
             finish(job, lambda job=job: _analyse(job))  # type: ignore[misc]
@@ -470,6 +486,8 @@ def rescan_library(
     everything: bool = False,
     model_path: Path = DEFAULT_AUDIO_MODEL,
     on_progress: ProgressCallback | None = None,
+    engine: Engine = "process",
+    ray_address: str | None = None,
 ) -> LibraryReport:
     """Re-analyse library files in place (same track ids): those analysed before the music
     check existed or by another audio model, files whose content changed, or every file with
@@ -503,7 +521,8 @@ def rescan_library(
             report.unchanged += 1
             continue
         jobs.append(_Job(path, digest, stat.st_size, stat.st_mtime, replaces=track.id))
-    _analyse_all(jobs, report, session_factory, storage, workers, False, model_path, on_progress)
+    _analyse_all(jobs, report, session_factory, storage, workers, False, model_path, on_progress,
+                 engine=engine, ray_address=ray_address)  # fmt: skip
     report.seconds = time.perf_counter() - started
     return report
 

@@ -130,6 +130,9 @@ class Track(Base):
     search_text: Mapped[str] = mapped_column(
         Text, doc="Case-folded title, artists and album for search."
     )
+    song_key: Mapped[str | None] = mapped_column(
+        Text, doc="The same song under any release (moodtune.recommend.rank.track_song_key)."
+    )
 
     danceability: Mapped[float | None] = mapped_column(Float)
     energy: Mapped[float | None] = mapped_column(Float)

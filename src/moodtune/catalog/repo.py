@@ -1,6 +1,7 @@
 """Catalog queries. Every function takes ``session`` keyword-only and never commits: the caller
 owns the unit of work (``with session_scope(factory) as session``)."""
 
+import json
 import secrets
 import uuid
 from collections import Counter
@@ -10,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Text, cast, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from moodtune.catalog.models import (
     utcnow,
 )
 from moodtune.errors import InvalidInput, NotFound, Revoked
+from moodtune.recommend.genres import GenreLinks
 
 __all__ = [
     "MATRIX_COLUMNS",
@@ -63,7 +65,7 @@ __all__ = [
 
 #: Track columns an import writes (besides genres); compared to decide "updated" vs "unchanged".
 TRACK_FIELDS: tuple[str, ...] = (
-    "source", "title", "artists", "album", "release_date", "year", "search_text",
+    "source", "title", "artists", "album", "release_date", "year", "search_text", "song_key",
     "danceability", "energy", "valence", "acousticness", "instrumentalness", "speechiness",
     "liveness", "tempo", "loudness", "key", "mode", "time_signature", "popularity",
     "duration_ms", "explicit", "estimators", "non_music",
@@ -270,38 +272,56 @@ def catalog_version(*, session: Session) -> tuple[int, datetime | None]:
 
 
 def matrix_columns(*, session: Session) -> dict[str, Any]:
-    """Row-aligned columns for :meth:`moodtune.recommend.TrackMatrix.build`."""
+    """Row-aligned columns for :meth:`moodtune.recommend.TrackMatrix.build`, fetched as
+    columns: numbers straight into numpy, every artist list decoded by one JSON parse, genres as
+    (row, genre) links and song keys as stored; no Python work per track beyond the driver's."""
+    playable = (Track.audio_path.is_not(None) | Track.audio_key.is_not(None)
+                | Track.source_id.is_not(None))  # fmt: skip
     query = (
-        select(Track.id, Track.title, Track.artists, Track.popularity, Track.explicit,
-               Track.audio_path, Track.audio_key, Track.source_id, Track.duration_ms,
-               Track.non_music, TrackEmbedding.quadrant,
-               *[getattr(Track, c) for c in MATRIX_COLUMNS])
+        select(Track.id, Track.title, cast(Track.artists, Text), Track.song_key, Track.popularity,
+               Track.explicit, playable, Track.duration_ms, Track.non_music.is_not(None),
+               cast(TrackEmbedding.quadrant, Text), *[getattr(Track, c) for c in MATRIX_COLUMNS])
         .join(TrackEmbedding, TrackEmbedding.track_id == Track.id, isouter=True)
         .order_by(Track.id)
     )  # fmt: skip
-    rows = session.execute(query).all()
-    genre_rows = session.execute(
-        select(track_genres.c.track_id, Genre.name).join(Genre, Genre.id == track_genres.c.genre_id)
-    ).all()
-    genres: dict[int, list[str]] = {}
-    for track_id, name in genre_rows:
-        genres.setdefault(track_id, []).append(name)
+    rows = session.connection().execute(query).all()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(query.selected_columns)
+    (ids, titles, artists, song_keys, popularity, explicit, playable_flags, durations, non_music,
+     quadrants) = columns[:10]  # fmt: skip
+    features = dict(zip(MATRIX_COLUMNS, columns[10:], strict=True))
+    id_array = np.array(ids, dtype=np.int64)
     return {
-        "ids": [r.id for r in rows],
-        "titles": [r.title for r in rows],
-        "artists": [r.artists or [] for r in rows],
-        "popularity": [r.popularity for r in rows],
-        "explicit": [r.explicit for r in rows],
-        "features": {c: [getattr(r, c) for r in rows] for c in MATRIX_COLUMNS},
-        "genres": [genres.get(r.id, []) for r in rows],
-        "playable": [
-            r.audio_path is not None or r.audio_key is not None or r.source_id is not None
-            for r in rows
-        ],
-        "durations_ms": [r.duration_ms for r in rows],
-        "quadrants": [r.quadrant or None for r in rows],
-        "non_music": [r.non_music is not None for r in rows],
+        "ids": id_array,
+        "titles": titles,
+        "artists": json.loads("[" + ",".join(artists) + "]"),
+        "song_keys": song_keys,
+        "popularity": np.array(popularity, dtype=np.float64),
+        "explicit": np.array(explicit, dtype=bool),
+        "features": {c: np.array(v, dtype=np.float64) for c, v in features.items()},
+        "genres": _genre_links(id_array, session=session),
+        "playable": np.array(playable_flags, dtype=bool),
+        "durations_ms": np.array(durations, dtype=np.float64),
+        "quadrants": [json.loads(q) if q else None for q in quadrants],
+        "non_music": np.array(non_music, dtype=bool),
     }
+
+
+def _genre_links(ids: np.ndarray, *, session: Session) -> GenreLinks:
+    """Genre links of the tracks ``ids`` (sorted), rows found by binary search."""
+    names = dict(session.connection().execute(select(Genre.id, Genre.name)).all())
+    links = (
+        session.connection().execute(select(track_genres.c.track_id, track_genres.c.genre_id)).all()
+    )
+    pairs = np.array(links, dtype=np.int64).reshape(-1, 2)
+    track_ids, genre_ids = pairs[:, 0], pairs[:, 1]
+    codes, code_of_link = np.unique(genre_ids, return_inverse=True)
+    rows = np.searchsorted(ids, track_ids)
+    present = rows < len(ids)
+    present[present] &= ids[rows[present]] == track_ids[present]
+    return GenreLinks(
+        len(ids), rows[present], code_of_link[present].astype(np.int64),
+        [names[int(c)] for c in codes],
+    )  # fmt: skip
 
 
 def embedding_matrix(*, session: Session) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,11 @@ build lock, then map it), in a temporary directory renamed into place (a rename 
 reader sees a whole snapshot or none). A snapshot whose
 manifest is missing, from a newer format, or whose files do not match their checksums is
 never served: it is moved aside and rebuilt.
+
+With object storage (``MOODTUNE_STORAGE_URL=s3://…``) the builder also uploads each snapshot
+under ``snapshots/<key>/`` (manifest last), and a process on another machine that finds no local
+copy downloads it into its own snapshot directory, checks it as above, and maps it: a new
+replica never rebuilds from SQL what another one already built.
 """
 
 import fcntl
@@ -25,7 +30,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,10 +38,12 @@ from typing import Any
 
 import numpy as np
 
+from moodtune.errors import NotFound
 from moodtune.recommend import TrackMatrix
 from moodtune.recommend.cells import CellIndex, GenreCells
 from moodtune.recommend.heard import DEFAULT_HEARD_MODEL, HeardMood, HeardMoodModel
 from moodtune.recommend.similar import EmbeddingTable
+from moodtune.storage import LocalStorage, Storage, open_storage
 
 __all__ = [
     "FORMAT",
@@ -51,6 +58,10 @@ log = logging.getLogger(__name__)
 #: Bumped whenever the files or their meaning change; older code refuses newer snapshots.
 FORMAT = 2  # 2: cells of their own for large genres
 MANIFEST = "manifest.json"
+REMOTE_PREFIX = "snapshots"
+#: Snapshots kept in object storage: the newest few, so a replica that has not yet seen the
+#: newest version can still fetch the one it is on.
+REMOTE_KEEP = 3
 _CHUNK = 1 << 22
 
 _MATRIX_ARRAYS = ("ids", "values", "features", "popularity", "explicit", "artist_ptr",
@@ -148,10 +159,19 @@ def _genre_cells_of(arrays: dict[str, np.ndarray], names: list[str]) -> dict[str
 
 
 class SnapshotStore:
-    """Snapshots in one directory: write once, map many times, never change."""
+    """Snapshots in one directory: write once, map many times, never change; optionally
+    shared with other machines through object storage (``remote``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remote: Storage | None = None) -> None:
         self.root = root
+        self.remote = remote
+
+    @classmethod
+    def open(cls, snapshots: Path, storage_url: str) -> "SnapshotStore":
+        """The store a process uses: its snapshot directory, shared through the object storage
+        when that is remote (a local object directory is on this machine already)."""
+        storage = open_storage(storage_url)
+        return cls(snapshots, None if isinstance(storage, LocalStorage) else storage)
 
     def path(self, key: str) -> Path:
         return self.root / key
@@ -195,6 +215,7 @@ class SnapshotStore:
                 "key": key,
                 "catalog_version": [count, newest.isoformat() if newest else None],
                 "tracks": len(matrix),
+                "written_at": time.time(),
                 "genres": sorted(matrix.genres),
                 "genre_cells": sorted(matrix.genre_cells),
                 "files": files,
@@ -204,10 +225,84 @@ class SnapshotStore:
                 temporary.rename(target)
             except OSError:  # another process published the same key first: keep theirs
                 shutil.rmtree(temporary, ignore_errors=True)
+                return target
         except BaseException:
             shutil.rmtree(temporary, ignore_errors=True)
             raise
+        if self.remote is not None:
+            try:
+                self._upload(key)
+            except Exception as exc:  # this machine still has it; others will build their own
+                log.warning("could not upload snapshot %s to object storage: %s", key, exc)
         return target
+
+    def _remote_key(self, key: str, name: str) -> str:
+        return f"{REMOTE_PREFIX}/{key}/{name}"
+
+    def _upload(self, key: str) -> None:
+        """Upload the files, then the manifest (a reader looks for the manifest first), then
+        drop all but the newest :data:`REMOTE_KEEP` snapshots. Uploads still in progress
+        (no manifest yet) are left alone."""
+        remote, path = self._remote(), self.path(key)
+        files = sorted(path.glob("*.npy"))
+        with ThreadPoolExecutor(max_workers=8) as pool:  # boto3 clients are thread-safe
+            list(pool.map(remote.put, [self._remote_key(key, f.name) for f in files], files))
+        remote.put(self._remote_key(key, MANIFEST), path / MANIFEST)
+        self._prune_remote()
+
+    def _remote(self) -> Storage:
+        if self.remote is None:
+            raise RuntimeError("this snapshot store has no object storage")
+        return self.remote
+
+    def _prune_remote(self) -> None:
+        remote = self._remote()
+        written = {}
+        for name in remote.keys(REMOTE_PREFIX + "/"):
+            parts = name.split("/")
+            if len(parts) == 3 and parts[2] == MANIFEST:
+                with suppress(NotFound, ValueError):
+                    manifest = json.loads(remote.read(name))
+                    written[parts[1]] = float(manifest.get("written_at", 0.0))
+        stale = sorted(written, key=written.__getitem__, reverse=True)[REMOTE_KEEP:]
+        for name in list(remote.keys(REMOTE_PREFIX + "/")):
+            if name.split("/")[1] in stale and not name.endswith(MANIFEST):
+                remote.delete(name)
+        for key in stale:  # the manifest last: a reader never finds one without its files
+            remote.delete(self._remote_key(key, MANIFEST))
+
+    def fetch(self, key: str) -> bool:
+        """Download the snapshot ``key`` from object storage into this store; False when there
+        is no remote or it has no such snapshot. What comes down is checked by :meth:`read`."""
+        if self.remote is None or self.path(key).exists():
+            return False
+        remote = self.remote
+        try:
+            manifest = json.loads(remote.read(self._remote_key(key, MANIFEST)))
+        except NotFound:
+            return False
+        except ValueError as exc:
+            raise SnapshotError(f"snapshot {key} in object storage: bad manifest ({exc})") from exc
+        self.root.mkdir(parents=True, exist_ok=True)
+        temporary = self.root / f".tmp-{key}-{os.getpid()}-{time.monotonic_ns()}"
+        temporary.mkdir()
+        names = [f"{name}.npy" for name in manifest.get("files", {})]
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                keys = [self._remote_key(key, n) for n in names]
+                list(pool.map(remote.download, keys, [temporary / n for n in names]))
+            (temporary / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            try:
+                temporary.rename(self.path(key))
+            except OSError:  # fetched by another process meanwhile
+                shutil.rmtree(temporary, ignore_errors=True)
+        except NotFound as exc:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise SnapshotError(f"snapshot {key} in object storage is incomplete: {exc}") from exc
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        return True
 
     def read(self, key: str, *, heard_model: HeardMoodModel) -> SnapshotFiles | None:
         """Map the snapshot ``key``; None when there is none. Raises :class:`SnapshotError`

@@ -25,6 +25,7 @@ import numpy as np
 
 from moodtune.checked_onnx import read_checked
 from moodtune.errors import InvalidInput
+from moodtune.recommend.genres import GenreLinks
 from moodtune.recommend.vocabulary import FEATURES
 
 __all__ = [
@@ -54,7 +55,10 @@ _DEFAULT_DURATION_S = 220.0
 
 
 def design_matrix(
-    columns: Mapping[str, np.ndarray], genres: Sequence[Sequence[str]], *, vocabulary: Sequence[str]
+    columns: Mapping[str, np.ndarray],
+    genres: Sequence[Sequence[str]] | GenreLinks,
+    *,
+    vocabulary: Sequence[str],
 ) -> np.ndarray:
     """Raw inputs of the catalog model, one row per track, before standardisation.
 
@@ -63,8 +67,8 @@ def design_matrix(
     columns : Mapping[str, np.ndarray [shape=(n,)]]
         Every name of ``FEATURE_INPUTS`` but ``log_duration_s``, scaled 0..1 without gaps (the
         ranking matrix's ``features``), plus ``duration_s`` (NaN where unknown).
-    genres : Sequence[Sequence[str]]
-        Genre names per track (lower case); many tracks have none.
+    genres : Sequence[Sequence[str]] or GenreLinks
+        Genre names per track (lower case), or the same as links; many tracks have none.
     vocabulary : Sequence[str]
         Genres with a column of their own; the last column flags "none of these known".
 
@@ -77,16 +81,13 @@ def design_matrix(
     )
     if missing:
         raise InvalidInput(f"heard-mood inputs missing: {missing}")
-    n = len(genres)
+    links = genres if isinstance(genres, GenreLinks) else GenreLinks.from_lists(genres)
+    n = links.n
     duration = np.asarray(columns["duration_s"], dtype=np.float64)
     duration = np.where(np.isfinite(duration) & (duration > 0), duration, _DEFAULT_DURATION_S)
     numeric = [np.asarray(columns[c], dtype=np.float64) for c in FEATURE_INPUTS[:-1]]
     numeric.append(np.log(np.clip(duration, 10.0, 3600.0)))
-    where = {g: i for i, g in enumerate(vocabulary)}
-    onehot = np.zeros((n, len(vocabulary) + 1), dtype=np.float64)
-    for row, names in enumerate(genres):
-        hits = [where[g] for g in names if g in where]
-        onehot[row, hits if hits else len(vocabulary)] = 1.0
+    onehot = links.onehot(vocabulary)
     return (
         np.column_stack([*numeric, onehot]) if n else np.zeros((0, len(numeric) + onehot.shape[1]))
     )
@@ -147,7 +148,7 @@ class HeardMoodModel:
         return _softmax(z @ self.coef_[:-1] + self.coef_[-1])
 
     def place_catalog(
-        self, columns: Mapping[str, np.ndarray], genres: Sequence[Sequence[str]]
+        self, columns: Mapping[str, np.ndarray], genres: Sequence[Sequence[str]] | GenreLinks
     ) -> HeardMood:
         """Heard mood of catalog tracks from their features, duration and genres."""
         x = design_matrix(columns, genres, vocabulary=self.vocabulary)

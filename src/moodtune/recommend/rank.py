@@ -11,11 +11,13 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from moodtune.errors import InvalidInput
+from moodtune.recommend.genres import GenreLinks
 from moodtune.recommend.heard import QUADRANTS, HeardMood, HeardMoodModel, shipped_heard_model
 from moodtune.recommend.mood import FeatureTargets
 from moodtune.recommend.reasons import Reason, ReasonParam
@@ -37,6 +39,7 @@ __all__ = [
     "Search",
     "TrackMatrix",
     "placeable_features",
+    "track_song_key",
     "rank",
     "song_key",
     "top_k",
@@ -106,6 +109,14 @@ def song_key(artist: str, title: str) -> str:
     who = _fold(artist).strip()
     who = who.removeprefix("the ") if who != "the" else who
     return f"{_alnum(who)}\x1f{_alnum(name) or _alnum(_fold(title))}"
+
+
+def track_song_key(title: str, artists: Sequence[str]) -> str:
+    """:func:`song_key` of a track: its first named artist and its title. Stored with every
+    track (``tracks.song_key``), so building a matrix needs no string work per row; a change
+    to these rules needs a migration that recomputes the column."""
+    names = [a.casefold().strip() for a in artists if a and a.strip()]
+    return song_key(names[0] if names else "", title or "")
 
 
 def _known_medians(raw: np.ndarray) -> np.ndarray:
@@ -187,42 +198,35 @@ class TrackMatrix:
         explicit: Sequence[bool | None] | np.ndarray,
         artists: Sequence[Sequence[str]],
         titles: Sequence[str],
-        genres: Sequence[Sequence[str]],
+        genres: Sequence[Sequence[str]] | GenreLinks,
         playable: Sequence[bool] | np.ndarray | None = None,
         durations_ms: Sequence[float | None] | None = None,
         quadrants: Sequence[Mapping[str, float] | None] | None = None,
         non_music: Sequence[bool] | np.ndarray | None = None,
         heard_model: HeardMoodModel | None = None,
+        song_keys: Sequence[str | None] | None = None,
     ) -> "TrackMatrix":
         """Assemble a matrix from row-aligned columns (``None``/NaN = unknown).
 
         ``features`` maps names in ``FEATURES`` to columns; absent names count as unknown.
+        ``genres`` lists each row's genres, or links them (:class:`GenreLinks`, as the database
+        stores them). ``song_keys`` are the stored :func:`track_song_key` of the rows; missing
+        ones are computed from ``artists`` and ``titles``.
         ``quadrants`` holds the audio CNN's quadrant probabilities of analysed tracks (None
         elsewhere): those tracks are placed by the audio model, the rest by their features.
         ``heard_model`` defaults to the shipped model.
         """
         n = len(ids)
-        for name, column in [("titles", titles), ("artists", artists), ("genres", genres)]:
-            if len(column) != n:
-                raise InvalidInput(f"{name} has {len(column)} rows, ids has {n}")
+        links = genres if isinstance(genres, GenreLinks) else GenreLinks.from_lists(genres)
+        columns = [("titles", len(titles)), ("artists", len(artists)), ("genres", links.n)]
+        for name, length in columns + [("song_keys", len(song_keys or ids))]:
+            if length != n:
+                raise InvalidInput(f"{name} has {length} rows, ids has {n}")
         keep, raw, normed = placeable_features(features, n)
-
-        codes: dict[str, int] = {}
-        ptr = np.zeros(len(keep) + 1, dtype=np.int64)
-        flat: list[int] = []
-        songs: dict[str, int] = {}
-        song_codes = np.empty(len(keep), dtype=np.int64)
-        rows_by_genre: dict[str, list[int]] = {}
-        for out_row, row in enumerate(keep.tolist()):
-            names = [a.casefold().strip() for a in artists[row] if a and a.strip()]
-            flat.extend(codes.setdefault(a, len(codes)) for a in names)
-            ptr[out_row + 1] = len(flat)
-            key = song_key(names[0] if names else "", titles[row] or "")
-            song_codes[out_row] = songs.setdefault(key, len(songs))
-            for genre in genres[row]:
-                rows_by_genre.setdefault(genre, []).append(out_row)
+        ptr, artist_codes = _artist_codes(artists, keep)
+        song_codes = _song_codes(keep, artists, titles, song_keys)
+        kept_genres = links.take(keep)
         model = heard_model if heard_model is not None else shipped_heard_model()
-        kept_genres = [genres[row] for row in keep.tolist()]
         durations = np.full(n, np.nan)
         if durations_ms is not None:
             durations = np.array(durations_ms, dtype=np.float64)  # None -> nan
@@ -237,7 +241,7 @@ class TrackMatrix:
             popularity=np.array(popularity, dtype=np.float64)[keep].astype(np.float32),
             explicit=np.array([bool(e) for e in explicit], dtype=bool)[keep],
             artist_ptr=ptr,
-            artist_codes=np.array(flat, dtype=np.int32),
+            artist_codes=artist_codes,
             song_codes=song_codes,
             heard=heard,
             heard_model=model,
@@ -245,7 +249,7 @@ class TrackMatrix:
             non_music=np.zeros(len(keep), bool)
             if non_music is None
             else np.array(non_music, dtype=bool)[keep],
-            genres={g: np.array(r, dtype=np.int64) for g, r in rows_by_genre.items()},
+            genres=kept_genres.groups(),
             playable=None if playable is None else np.array(playable, dtype=bool)[keep],
         )
 
@@ -269,11 +273,54 @@ class TrackMatrix:
         return self.features[:, [i for i, f in enumerate(FEATURES) if f != "key"]]
 
 
+def _artist_codes(
+    artists: Sequence[Sequence[str]], keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """CSR artist codes of rows ``keep``: (offsets (len(keep) + 1,), codes int32). Names are
+    folded (case, outer space) and interned once per distinct name, not once per track; empty
+    names are dropped. Codes are only compared for equality (the per-artist cap)."""
+    lengths = np.fromiter(map(len, artists), dtype=np.int64, count=len(artists))
+    flat = np.array(list(chain.from_iterable(artists)), dtype=object)
+    if not len(flat):
+        return np.zeros(len(keep) + 1, np.int64), np.zeros(0, np.int32)
+    distinct, which = np.unique(flat, return_inverse=True)
+    folded = np.array([(a or "").casefold().strip() for a in distinct.tolist()], dtype=object)
+    names, code_of_distinct = np.unique(folded, return_inverse=True)
+    codes = code_of_distinct[which]
+    position = np.full(len(artists), -1, dtype=np.int64)
+    position[keep] = np.arange(len(keep))
+    rows = position[np.repeat(np.arange(len(artists)), lengths)]
+    wanted = (rows >= 0) & (names[codes] != "")
+    counts = np.bincount(rows[wanted], minlength=len(keep))
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return ptr, codes[wanted].astype(np.int32)
+
+
+def _song_codes(
+    keep: np.ndarray,
+    artists: Sequence[Sequence[str]],
+    titles: Sequence[str],
+    song_keys: Sequence[str | None] | None,
+) -> np.ndarray:
+    """Equal codes for rows of the same song: from the stored keys, computing only missing ones."""
+    if not len(keep):
+        return np.zeros(0, np.int64)
+    stored = np.full(len(artists), None, dtype=object)
+    if song_keys is not None:
+        stored[:] = song_keys
+    keys = stored[keep]
+    missing = ~keys.astype(bool)  # None (a key is never empty: it holds a separator)
+    for i in np.flatnonzero(missing).tolist():  # rows written before the column existed
+        row = int(keep[i])
+        keys[i] = track_song_key(titles[row] or "", artists[row])
+    return np.unique(keys, return_inverse=True)[1].astype(np.int64)
+
+
 def _place(
     model: HeardMoodModel,
     normed: np.ndarray,
     duration_s: np.ndarray,
-    genres: Sequence[Sequence[str]],
+    genres: GenreLinks,
     quadrants: Sequence[Mapping[str, float] | None] | None,
 ) -> tuple[HeardMood, np.ndarray]:
     """Heard mood of every row: the audio CNN's where a track was analysed, else the features'."""

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from moodtune.recommend import FEATURES, RankQuery, TrackMatrix, plan_mood
@@ -8,17 +10,23 @@ def _number(text: str) -> float | None:
 
 
 @pytest.fixture(scope="session")
-def real_matrix(catalog_rows: list[dict[str, str]]) -> TrackMatrix:
+def real_columns(catalog_rows: list[dict[str, str]]) -> dict[str, Any]:
+    """The columns of the whole bundled catalog for ``TrackMatrix.build``, from the CSV."""
+    return {
+        "ids": list(range(len(catalog_rows))),
+        "features": {f: [_number(r[f]) for r in catalog_rows] for f in FEATURES},
+        "popularity": [_number(r["popularity"]) for r in catalog_rows],
+        "explicit": [None] * len(catalog_rows),
+        "artists": [r["artists"].split(", ") for r in catalog_rows],
+        "titles": [r["track_name"] for r in catalog_rows],
+        "genres": [[g for g in r["genres_all"].split(";") if g] for r in catalog_rows],
+    }
+
+
+@pytest.fixture(scope="session")
+def real_matrix(real_columns: dict[str, Any]) -> TrackMatrix:
     """The ranking matrix of the whole bundled catalog, built straight from the CSV (no DB)."""
-    return TrackMatrix.build(
-        ids=list(range(len(catalog_rows))),
-        features={f: [_number(r[f]) for r in catalog_rows] for f in FEATURES},
-        popularity=[_number(r["popularity"]) for r in catalog_rows],
-        explicit=[None] * len(catalog_rows),
-        artists=[r["artists"].split(", ") for r in catalog_rows],
-        titles=[r["track_name"] for r in catalog_rows],
-        genres=[[g for g in r["genres_all"].split(";") if g] for r in catalog_rows],
-    )
+    return TrackMatrix.build(**real_columns)
 
 
 def query_for(
