@@ -6,6 +6,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from tests.pgcluster import ClusterUnavailable, PostgresCluster, postgres_unavai
 from tests.s3server import SeaweedServer
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED_TRACKS = REPO.parent / "shared" / "data" / "music_full_tracks.tar"
+DEMO_MUSIC = REPO / "demo" / "music"
 BUNDLED_CATALOG = REPO / "src" / "moodtune" / "data" / "spotify_tracks.csv.gz"
 _db_counter = itertools.count()
 
@@ -74,6 +77,22 @@ def spoken_word(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 # --- PostgreSQL: one throwaway cluster per test session (see shared notes/ci-postgres.md) ---
+
+
+@pytest.fixture(scope="session")
+def full_tracks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared full tracks (14 freely licensed songs), else the same recordings in
+    demo/music, flat in one folder. Read-only: copy what a test changes."""
+    root = tmp_path_factory.mktemp("full-tracks")
+    if SHARED_TRACKS.exists():
+        with tarfile.open(SHARED_TRACKS) as tar:
+            for member in tar:
+                if member.name.endswith(".ogg"):
+                    (root / Path(member.name).name).write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
+    else:
+        for path in DEMO_MUSIC.glob("*.ogg"):
+            shutil.copy(path, root / path.name)
+    return root
 
 
 @pytest.fixture(scope="session")

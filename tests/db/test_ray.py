@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,24 +23,7 @@ from moodtune.storage import LocalStorage
 
 pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'moodtune[ray]'")
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_TRACKS = REPO.parent / "shared" / "data" / "music_full_tracks.tar"
-DEMO = REPO / "demo" / "music"
-
-
-@pytest.fixture(scope="module")
-def full_tracks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The 14 freely licensed full tracks, flat in one folder."""
-    root = tmp_path_factory.mktemp("full-tracks")
-    if SHARED_TRACKS.exists():
-        with tarfile.open(SHARED_TRACKS) as tar:
-            for member in tar:
-                if member.name.endswith(".ogg"):
-                    (root / Path(member.name).name).write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
-    else:
-        for path in DEMO.glob("*.ogg"):
-            (root / path.name).symlink_to(path)
-    return root
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "music"
 
 
 def _analysed(factory: sessionmaker[Session]) -> dict[str, tuple[object, ...]]:

@@ -3,7 +3,6 @@ after the server went down, recommend and stream through moodtune (SQLite and Po
 
 import shutil
 import stat
-import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,23 +20,13 @@ from moodtune.errors import SourceAuth, SourceUnavailable
 from moodtune.storage import open_storage
 from tests.subsonic import PASSWORD, USER, SupysonicServer
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_TRACKS = REPO.parent / "shared" / "data" / "music_full_tracks.tar"
-DEMO = REPO / "demo" / "music"
-
 
 @pytest.fixture(scope="module")
-def music(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shared full tracks (14 freely licensed songs), else the same songs in demo/music."""
+def music(full_tracks: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the full tracks that the tests may change (the server scans it)."""
     root = tmp_path_factory.mktemp("server-music")
-    if SHARED_TRACKS.exists():
-        with tarfile.open(SHARED_TRACKS) as tar:
-            for member in tar:
-                if member.name.endswith(".ogg"):
-                    (root / Path(member.name).name).write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
-    else:
-        for path in DEMO.glob("*.ogg"):
-            shutil.copy(path, root / path.name)
+    for path in full_tracks.iterdir():
+        shutil.copy(path, root / path.name)
     return root
 
 
