@@ -4,6 +4,7 @@ follows with Range requests, and snapshots one process publishes and another fet
 
 import os
 import shutil
+import socket
 import uuid
 from base64 import b64encode
 from collections.abc import Iterator
@@ -196,3 +197,27 @@ def test_object_storage_keeps_the_newest_snapshots_only(
     manifests = {k.split("/")[1] for k in remote.keys(REMOTE_PREFIX) if k.endswith("manifest.json")}
     assert manifests == set(keys[-REMOTE_KEEP:])
     assert {k.split("/")[1] for k in remote.keys(REMOTE_PREFIX)} == manifests, "no file left over"
+
+
+def test_object_storage_that_does_not_answer_means_building_here(
+    db_url: str, tmp_path: Path, catalog: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import boto3
+    from botocore.config import Config
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    client = boto3.session.Session().client(
+        "s3", endpoint_url=dead, aws_access_key_id="x", aws_secret_access_key="y",
+        region_name="us-east-1", config=Config(connect_timeout=1, retries={"max_attempts": 1}),
+    )  # fmt: skip
+    engine = create_db_engine(db_url)
+    factory = make_session_factory(engine)
+    import_catalog(catalog, session_factory=factory)
+    with factory() as session:
+        store = SnapshotStore(tmp_path / "local", S3Storage(BUCKET, "p", client=client))
+        snapshot = load_snapshot(session, store)
+    engine.dispose()
+    assert snapshot.origin == "built" and len(snapshot.matrix) > 800
+    assert "could not fetch snapshot" in caplog.text and "could not upload" in caplog.text

@@ -119,13 +119,16 @@ def _sound_snapshot(
 
 
 def _fetched(store: SnapshotStore, key: str) -> bool:
-    """Whether ``key`` came down from object storage (a bad one there is rebuilt, with a
-    warning, and the rebuilt one replaces it)."""
+    """Whether ``key`` came down from object storage. A bad one there is rebuilt, with a
+    warning, and the rebuilt one replaces it; object storage that does not answer means
+    building here, not failing to start."""
     try:
         return store.fetch(key)
     except SnapshotError as exc:
         log.warning("%s; rebuilding it", exc)
-        return False
+    except Exception as exc:
+        log.warning("could not fetch snapshot %s from object storage (%s); building it", key, exc)
+    return False
 
 
 class CatalogIndex:

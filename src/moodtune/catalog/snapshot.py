@@ -176,6 +176,14 @@ class SnapshotStore:
     def path(self, key: str) -> Path:
         return self.root / key
 
+    def _temporary(self, key: str) -> Path:
+        """A new directory to fill before it is renamed to :meth:`path` (``.tmp-*`` leftovers of
+        a killed process are removed by :meth:`prune`)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        temporary = self.root / f".tmp-{key}-{os.getpid()}-{time.monotonic_ns()}"
+        temporary.mkdir()
+        return temporary
+
     @contextmanager
     def building(self, key: str) -> Iterator[None]:
         """Hold the build lock of ``key``: replicas that see a new catalog version together
@@ -200,9 +208,7 @@ class SnapshotStore:
         target = self.path(key)
         if (target / MANIFEST).exists():
             return target
-        self.root.mkdir(parents=True, exist_ok=True)
-        temporary = self.root / f".tmp-{key}-{os.getpid()}-{time.monotonic_ns()}"
-        temporary.mkdir()
+        temporary = self._temporary(key)
         try:
             files = {}
             for name, array in _arrays_of(matrix, embeddings).items():
@@ -283,9 +289,7 @@ class SnapshotStore:
             return False
         except ValueError as exc:
             raise SnapshotError(f"snapshot {key} in object storage: bad manifest ({exc})") from exc
-        self.root.mkdir(parents=True, exist_ok=True)
-        temporary = self.root / f".tmp-{key}-{os.getpid()}-{time.monotonic_ns()}"
-        temporary.mkdir()
+        temporary = self._temporary(key)
         names = [f"{name}.npy" for name in manifest.get("files", {})]
         try:
             with ThreadPoolExecutor(max_workers=8) as pool:

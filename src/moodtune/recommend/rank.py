@@ -230,7 +230,7 @@ class TrackMatrix:
         durations = np.full(n, np.nan)
         if durations_ms is not None:
             durations = np.array(durations_ms, dtype=np.float64)  # None -> nan
-        kept_quadrants = None if quadrants is None else [quadrants[r] for r in keep.tolist()]
+        kept_quadrants = None if quadrants is None else _objects(quadrants)[keep]
         heard, from_audio = _place(
             model, normed, durations[keep] / 1000.0, kept_genres, kept_quadrants
         )
@@ -239,7 +239,7 @@ class TrackMatrix:
             values=raw,
             features=np.asfortranarray(normed, dtype=np.float32),  # columns scored one by one
             popularity=np.array(popularity, dtype=np.float64)[keep].astype(np.float32),
-            explicit=np.array([bool(e) for e in explicit], dtype=bool)[keep],
+            explicit=np.array(explicit, dtype=bool)[keep],  # None -> False
             artist_ptr=ptr,
             artist_codes=artist_codes,
             song_codes=song_codes,
@@ -296,6 +296,13 @@ def _artist_codes(
     return ptr, codes[wanted].astype(np.int32)
 
 
+def _objects(values: Sequence[object]) -> np.ndarray:
+    """A 1-d object array of ``values`` (``np.array`` would nest lists and dicts)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
 def _song_codes(
     keep: np.ndarray,
     artists: Sequence[Sequence[str]],
@@ -305,10 +312,7 @@ def _song_codes(
     """Equal codes for rows of the same song: from the stored keys, computing only missing ones."""
     if not len(keep):
         return np.zeros(0, np.int64)
-    stored = np.full(len(artists), None, dtype=object)
-    if song_keys is not None:
-        stored[:] = song_keys
-    keys = stored[keep]
+    keys = _objects(song_keys if song_keys is not None else [None] * len(artists))[keep]
     missing = ~keys.astype(bool)  # None (a key is never empty: it holds a separator)
     for i in np.flatnonzero(missing).tolist():  # rows written before the column existed
         row = int(keep[i])
@@ -321,20 +325,20 @@ def _place(
     normed: np.ndarray,
     duration_s: np.ndarray,
     genres: GenreLinks,
-    quadrants: Sequence[Mapping[str, float] | None] | None,
+    quadrants: np.ndarray | None,
 ) -> tuple[HeardMood, np.ndarray]:
-    """Heard mood of every row: the audio CNN's where a track was analysed, else the features'."""
+    """Heard mood of every row: the audio CNN's where a track was analysed (``quadrants``, an
+    object array of probability dicts, None elsewhere), else the features'."""
     columns = {f: normed[:, i] for i, f in enumerate(FEATURES)}
     catalog = model.place_catalog({**columns, "duration_s": duration_s}, genres)
-    from_audio = np.array(
-        [bool(q) for q in quadrants] if quadrants is not None else [False] * len(normed), bool
-    )
+    if quadrants is None:
+        return catalog, np.zeros(len(normed), bool)
+    from_audio = quadrants.astype(bool)  # None and {} are not analysed
     if not from_audio.any():
         return catalog, from_audio
-    assert quadrants is not None
     rows = np.flatnonzero(from_audio)
     audio = model.place_audio(
-        np.array([[quadrants[r][q] for q in QUADRANTS] for r in rows.tolist()])  # type: ignore[index]
+        np.array([[quadrants[r][q] for q in QUADRANTS] for r in rows.tolist()])
     )
     probs, point, spread = catalog.probs.copy(), catalog.point.copy(), catalog.spread.copy()
     probs[rows], point[rows], spread[rows] = audio.probs, audio.point, audio.spread
