@@ -103,7 +103,7 @@ def fit_timing(rng: np.random.Generator, rows: int = 82_000, events: int = 500) 
     """Median ms to fit each model and score every row for a listener with 500 events over a
     catalog-sized space (10 features, 128-d embeddings on 2,000 analysed tracks)."""
     ids = np.arange(rows)
-    embeddings = {i: rng.normal(size=128).astype(np.float32) for i in range(2_000)}
+    embeddings = (np.arange(2_000), rng.normal(size=(2_000, 128)).astype(np.float32))
     space = TasteSpace.build(ids, rng.random((rows, 10)).astype(np.float32), embeddings)
     kinds = ["like", "complete", "skip", "dislike", "play"]
     history = [Event(int(rng.integers(rows)), str(rng.choice(kinds)), int(rng.integers(60_000)))  # type: ignore[arg-type]
@@ -135,7 +135,7 @@ def main() -> None:
     ids = np.arange(len(items), dtype=np.int64)
     features = np.array([[float(a.features[f]) for f in FEATURES] for a in analyses], np.float32)
     heads = np.array([[*a.quadrant.values(), *a.style.values()] for a in analyses], np.float32)
-    embeddings = {i: a.embedding for i, a in enumerate(analyses)}
+    embeddings = (ids, np.stack([a.embedding for a in analyses]))
     spaces = {  # "product" is what the server builds: features + embedding where analysed
         "product": TasteSpace.build(ids, features, embeddings),
         "with_heads": TasteSpace.build(ids, np.hstack([features, heads]), embeddings),

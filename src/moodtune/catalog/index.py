@@ -68,9 +68,10 @@ class CatalogSnapshot:
     @cached_property
     def taste_space(self) -> TasteSpace:
         """Built on the first personalised request, not at start: most starts never need it."""
-        matrix, table = self.matrix, self.embeddings
-        vectors = {int(t): table.vectors[i] for i, t in enumerate(table.ids.tolist())}
-        return TasteSpace.build(matrix.ids, matrix.taste_features(), vectors)
+        table = self.embeddings
+        return TasteSpace.build(
+            self.matrix.ids, self.matrix.taste_features(), (table.ids, table.vectors)
+        )
 
 
 def _build_from_sql(session: Session) -> tuple[TrackMatrix, EmbeddingTable]:

@@ -115,12 +115,13 @@ class TasteSpace:
         cls,
         ids: np.ndarray,
         features: np.ndarray,
-        embeddings: Mapping[int, np.ndarray] | None = None,
+        embeddings: tuple[np.ndarray, np.ndarray] | None = None,
         *,
         embedding_weight: float = 1.0,
     ) -> "TasteSpace":
         """Standardised features, then the unit embedding (zeros where unknown) scaled so that
-        both parts weigh about the same, then a has-embedding flag."""
+        both parts weigh about the same, then a has-embedding flag. ``embeddings`` is (track
+        ids (m,), vectors (m, d)) of the analysed tracks, as the embedding table holds them."""
         feats = np.asarray(features, dtype=np.float32)
         if len(feats):
             std = feats.std(axis=0)
@@ -130,9 +131,9 @@ class TasteSpace:
         parts = [z / np.sqrt(max(feats.shape[1], 1))]
         ids = np.asarray(ids, dtype=np.int64)
         lookup = RowLookup(ids)
-        if embeddings:
-            keys = np.fromiter(embeddings.keys(), dtype=np.int64, count=len(embeddings))
-            vectors = np.stack([np.asarray(v, np.float32) for v in embeddings.values()])
+        if embeddings is not None and len(embeddings[0]):
+            keys = np.asarray(embeddings[0], dtype=np.int64)
+            vectors = np.asarray(embeddings[1], dtype=np.float32)
             rows = lookup.rows_of(keys)
             keys, vectors, rows = keys[rows >= 0], vectors[rows >= 0], rows[rows >= 0]
             emb = np.zeros((len(ids), vectors.shape[1]), np.float32)

@@ -20,11 +20,8 @@ def space() -> TasteSpace:
     style = np.repeat([1.0, -1.0], N // 2)
     features = rng.normal(0, 1, (N, 6)).astype(np.float32)
     features[:, 0] += 1.5 * style  # e.g. energy differs between the styles
-    embeddings = {
-        i: (rng.normal(0, 1, 32) + 2.0 * style[i] * np.eye(32)[0]).astype(np.float32)
-        for i in range(N)
-    }
-    return TasteSpace.build(np.arange(N), features, embeddings)
+    vectors = (rng.normal(0, 1, (N, 32)) + 2.0 * style[:, None] * np.eye(32)[0]).astype(np.float32)
+    return TasteSpace.build(np.arange(N), features, (np.arange(N), vectors))
 
 
 def test_signal_weights_follow_seed_003() -> None:
