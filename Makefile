@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format bench clean
+.PHONY: install install-dev run test test-deploy lint format bench clean
 
 # Two steps, so that `make run` installs only what running needs (a faster first run) and
 # test, lint and benchmark tools come with `make test`. torch is not a dependency of the app
@@ -33,6 +33,11 @@ test: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# Deployment checks against real tools (Debian's prometheus and promtool); CI runs them after
+# `make test`, which stays fast without them.
+test-deploy: install-dev
+	$(BIN)/python -m pytest -q -m deploy tests/deploy
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import assert_error
@@ -59,6 +61,26 @@ def test_metrics_count_requests_per_route_and_recommendations(client: TestClient
     assert 'moodtune_recommendations_total{strategy="calm"}' in text
     assert "moodtune_catalog_tracks 1500.0" in text
     assert "moodtune_http_request_duration_seconds_bucket" in text
+
+
+def test_metrics_describe_errors_photos_and_state(client: TestClient) -> None:
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    client.get("/api/v1/tracks/999999999")  # 404 not_found
+    client.post("/api/v1/recommendations", json={"emotion": "bored"})  # 422 validation_error
+    for name in ("astronaut.jpg", "coffee.jpg"):  # one face; none
+        client.post("/api/v1/emotions", files={"image": (name, (fixtures / name).read_bytes())})
+    text = client.get("/metrics").text
+    assert 'moodtune_errors_total{code="not_found"}' in text
+    assert 'moodtune_errors_total{code="validation_error"}' in text
+    assert 'moodtune_errors_total{code="no_face"}' in text
+    assert 'moodtune_photo_analyses_total{outcome="faces"} 1.0' in text
+    assert 'moodtune_photo_analyses_total{outcome="no_face"} 1.0' in text
+    assert "moodtune_photo_analysis_seconds_count 2.0" in text
+    ready = client.get("/api/v1/readyz").json()["snapshot"]
+    assert f'moodtune_snapshot_info{{key="{ready["key"]}",origin="{ready["origin"]}"}} 1.0' in text
+    assert "moodtune_database_up 1.0" in text and "moodtune_ready 1.0" in text
+    assert "moodtune_library_tracks 0.0" in text
+    assert "moodtune_catalog_placeable_tracks 1500.0" in text
 
 
 def test_unknown_route_and_wrong_method_use_the_envelope(client: TestClient) -> None:

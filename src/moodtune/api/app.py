@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from moodtune import __version__
 from moodtune.api.errors import install_error_handlers
-from moodtune.api.metrics import Metrics, MetricsMiddleware
+from moodtune.api.metrics import Metrics, MetricsMiddleware, StateProbes
 from moodtune.api.routers import (
     analysis,
     emotions,
@@ -26,8 +26,9 @@ from moodtune.api.routers import (
 )
 from moodtune.api.schemas import API_PREFIX
 from moodtune.api.security import SecurityHeadersMiddleware
+from moodtune.catalog import repo
 from moodtune.catalog.db import DatabaseHealth, create_db_engine, make_session_factory
-from moodtune.catalog.index import CatalogIndex
+from moodtune.catalog.index import CatalogIndex, CatalogSnapshot
 from moodtune.catalog.snapshot import SnapshotStore
 from moodtune.catalog.sources import SourceClients
 from moodtune.config import Settings
@@ -54,10 +55,48 @@ def _load_vision(settings: Settings) -> EmotionPipeline | Exception:
         return exc
 
 
-def _tracks_in_db(app: FastAPI) -> int:
+def _snapshot(app: FastAPI) -> CatalogSnapshot | None:
     index = getattr(app.state, "index", None)
-    snapshot = index.snapshot if index is not None else None
-    return snapshot.tracks_in_db if snapshot is not None else 0
+    return index.snapshot if index is not None else None
+
+
+def _library_tracks(app: FastAPI) -> float:
+    factory = getattr(app.state, "session_factory", None)
+    health = getattr(app.state, "db_health", None)
+    if factory is None or health is None or health.down:
+        return float("nan")
+    try:
+        with factory() as session:
+            return float(repo.library_track_count(session=session))
+    except Exception:  # a scrape must not fail: the outage shows in moodtune_database_up
+        return float("nan")
+
+
+def _state_probes(app: FastAPI) -> StateProbes:
+    def database_up() -> float:
+        health = getattr(app.state, "db_health", None)
+        return float(health is not None and not health.down)
+
+    def snapshot_label() -> tuple[str, str] | None:
+        snapshot = _snapshot(app)
+        return (snapshot.key or "memory", snapshot.origin) if snapshot is not None else None
+
+    def catalog_tracks() -> float:
+        snapshot = _snapshot(app)
+        return float(snapshot.tracks_in_db) if snapshot is not None else 0.0
+
+    def placeable_tracks() -> float:
+        snapshot = _snapshot(app)
+        return float(len(snapshot.matrix)) if snapshot is not None else 0.0
+
+    return StateProbes(
+        catalog_tracks=catalog_tracks,
+        placeable_tracks=placeable_tracks,
+        library_tracks=lambda: _library_tracks(app),
+        database_up=database_up,
+        ready=lambda: float(database_up() == 1.0 and _snapshot(app) is not None),
+        snapshot=snapshot_label,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -97,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.storage = open_storage(settings.storage_url)
-    metrics = Metrics(catalog_size=lambda: _tracks_in_db(app))
+    metrics = Metrics(_state_probes(app))
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
     media_origin = app.state.storage.origin()
@@ -122,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
+        metrics.refresh_snapshot()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")

@@ -77,9 +77,19 @@ def _status_of(exc: MoodtuneError) -> int:
 RETRY_AFTER_S = 1
 
 
-async def _moodtune_error(_request: Request, exc: Exception) -> JSONResponse:
+def _counted(request: Request, response: JSONResponse, code: str) -> JSONResponse:
+    """Count the answer by its error code (``moodtune_errors_total``)."""
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.errors.labels(code).inc()
+    return response
+
+
+async def _moodtune_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MoodtuneError)
-    response = error_response(_status_of(exc), exc.code, exc.message, exc.details)
+    response = _counted(
+        request, error_response(_status_of(exc), exc.code, exc.message, exc.details), exc.code
+    )
     if isinstance(exc, Unavailable):
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
@@ -101,15 +111,18 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not JSON
-        return error_response(
-            422,
+        return _counted(
+            request,
+            error_response(
+                422,
+                "validation_error",
+                "the request body is not valid JSON",
+                {"errors": [{"loc": ["body"], "msg": str(exc.detail), "type": "json_invalid"}]},
+            ),
             "validation_error",
-            "the request body is not valid JSON",
-            {"errors": [{"loc": ["body"], "msg": str(exc.detail), "type": "json_invalid"}]},
         )
-    response = error_response(
-        exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail)
-    )
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    response = _counted(request, error_response(exc.status_code, code, str(exc.detail)), code)
     if exc.headers:
         response.headers.update(exc.headers)
     if exc.status_code == 405 and (allowed := _allowed_methods(request)):
@@ -131,7 +144,7 @@ def _allowed_methods(request: Request) -> list[str] | None:
     return sorted(methods) or None
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
@@ -139,7 +152,10 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
-    return error_response(422, "validation_error", f"{where}: {first['msg']}", {"errors": errors})
+    response = error_response(
+        422, "validation_error", f"{where}: {first['msg']}", {"errors": errors}
+    )
+    return _counted(request, response, "validation_error")
 
 
 async def _changed_meanwhile(request: Request, exc: Exception) -> JSONResponse:
@@ -152,7 +168,7 @@ async def _changed_meanwhile(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal", "Internal server error.")
+    return _counted(request, error_response(500, "internal", "Internal server error."), "internal")
 
 
 def install_error_handlers(app: FastAPI) -> None:

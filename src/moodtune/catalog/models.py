@@ -120,7 +120,7 @@ class Track(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     spotify_id: Mapped[str | None] = mapped_column(String(22), unique=True)
     source: Mapped[str] = mapped_column(
-        String(40), doc="Where the row came from: catalog file name or 'library'."
+        String(40), index=True, doc="Where the row came from: catalog file name or 'library'."
     )
     title: Mapped[str] = mapped_column(Text)
     artists: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -51,6 +51,7 @@ __all__ = [
     "get_playlist",
     "get_track",
     "list_playlists",
+    "library_track_count",
     "matrix_columns",
     "parse_listener_id",
     "rename_playlist",
@@ -269,6 +270,12 @@ def catalog_version(*, session: Session) -> tuple[int, datetime | None]:
     """Changes whenever tracks are added, removed or updated (any process, any replica)."""
     count, newest = session.execute(select(func.count(Track.id), func.max(Track.updated_at))).one()
     return int(count), newest
+
+
+def library_track_count(*, session: Session) -> int:
+    """Tracks that came from music libraries (``moodtune library add``)."""
+    query = select(func.count()).select_from(Track).where(Track.source == "library")
+    return int(session.scalar(query) or 0)
 
 
 def matrix_columns(*, session: Session) -> dict[str, Any]:

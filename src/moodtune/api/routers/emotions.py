@@ -1,6 +1,7 @@
 """Photos in, emotions (and playlists) out. Photos are processed in memory and never stored."""
 
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,7 +25,7 @@ from moodtune.api.schemas import (
     RecommendIn,
 )
 from moodtune.api.uploads import multipart_body, read_photo_form
-from moodtune.errors import ModelError
+from moodtune.errors import ModelError, NoFace
 from moodtune.service import playlist_for_listener
 from moodtune.vision.pipeline import EmotionPipeline, PhotoEmotions
 
@@ -65,7 +66,16 @@ async def _analyse(
     request: Request, max_bytes: int, allowed: frozenset[str] = frozenset()
 ) -> tuple[PhotoEmotions, dict[str, str]]:
     data, fields = await read_photo_form(request, max_bytes=max_bytes, allowed=allowed)
-    photo = await run_in_threadpool(_pipeline(request).analyse, data)
+    pipeline, metrics = _pipeline(request), request.app.state.metrics
+    started = time.perf_counter()
+    try:
+        photo = await run_in_threadpool(pipeline.analyse, data)
+    except NoFace:
+        metrics.photo_analyses.labels("no_face").inc()
+        raise
+    finally:
+        metrics.photo_seconds.observe(time.perf_counter() - started)
+    metrics.photo_analyses.labels("faces").inc()
     return photo, fields
 
 

@@ -1,5 +1,5 @@
 """song key per track: the same song under any release, stored so that building the ranking
-matrix needs no string work per row
+matrix needs no string work per row; an index on the track source (library size in /metrics)
 
 Revision ID: 0007
 Revises: 0006
@@ -22,6 +22,7 @@ _BATCH = 5000
 def upgrade() -> None:
     with op.batch_alter_table("tracks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("song_key", sa.Text(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_tracks_source"), ["source"], unique=False)
     _fill_song_keys()
 
 
@@ -45,4 +46,5 @@ def _fill_song_keys() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("tracks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tracks_source"))
         batch_op.drop_column("song_key")
