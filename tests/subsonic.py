@@ -10,20 +10,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import httpx2 as httpx
-import pytest
+
+from tests.required import unavailable
 
 SUPYSONIC = "supysonic==0.7.9"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "moodtune-tests"
 USER, PASSWORD = "alice", "s3cret-pass"
 
 
-def subsonic_unavailable(reason: str) -> None:
-    """Skip, or fail where MOODTUNE_REQUIRE_SUBSONIC says the server must be tested (CI)."""
-    if os.environ.get("MOODTUNE_REQUIRE_SUBSONIC"):
-        pytest.fail(f"the Subsonic server is required here but {reason}")
-    pytest.skip(f"Subsonic tests skipped: {reason}")
+def subsonic_unavailable(reason: str) -> NoReturn:
+    unavailable("the Subsonic server", "MOODTUNE_REQUIRE_SUBSONIC", reason)
 
 
 def supysonic_venv() -> Path:

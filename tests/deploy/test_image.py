@@ -5,7 +5,6 @@ answers a photo with a playlist, and runs as a user without privileges.
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -13,11 +12,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import httpx2 as httpx
 import pytest
 
 from tests.processes import free_port, wait_for
+from tests.required import unavailable
 
 pytestmark = pytest.mark.deploy
 log = logging.getLogger(__name__)
@@ -27,10 +28,8 @@ BASE = "moodtune-base:bookworm"
 FIXTURES = REPO / "tests" / "fixtures"
 
 
-def _docker_unavailable(reason: str) -> None:
-    if os.environ.get("MOODTUNE_REQUIRE_DOCKER"):
-        pytest.fail(f"Docker is required here but {reason}")
-    pytest.skip(f"Docker tests skipped: {reason}")
+def _docker_unavailable(reason: str) -> NoReturn:
+    unavailable("Docker", "MOODTUNE_REQUIRE_DOCKER", reason)
 
 
 def _docker(*args: str, timeout: float = 900) -> str:

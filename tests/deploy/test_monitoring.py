@@ -16,6 +16,7 @@ import pytest
 
 from tests.live import demo_settings, serve
 from tests.processes import free_port, wait_for
+from tests.required import unavailable
 
 pytestmark = pytest.mark.deploy
 
@@ -28,10 +29,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        message = f"{name} is missing (apt-get install prometheus)"
-        if os.environ.get("MOODTUNE_REQUIRE_PROMETHEUS"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("Prometheus", "MOODTUNE_REQUIRE_PROMETHEUS", f"{name} is missing")
     return found
 
 

@@ -1,7 +1,6 @@
 """The real app on 127.0.0.1 (temp SQLite, 1,500 catalog tracks, 4 analysed demo tracks) and
 Debian's chromium driven by Playwright (see ../shared/notes/browser-tests.md)."""
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from moodtune.config import Settings
 from tests.live import demo_settings, serve
+from tests.required import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -57,9 +57,11 @@ expect.set_options(timeout=20_000)
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
-        if os.environ.get("MOODTUNE_REQUIRE_BROWSER"):
-            pytest.fail(f"the browser tests need {CHROMIUM} (MOODTUNE_REQUIRE_BROWSER is set)")
-        pytest.skip(f"no chromium at {CHROMIUM}: apt-get install chromium")
+        unavailable(
+            "Chromium",
+            "MOODTUNE_REQUIRE_BROWSER",
+            f"{CHROMIUM} is missing (apt-get install chromium)",
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
