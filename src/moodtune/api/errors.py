@@ -77,19 +77,19 @@ def _status_of(exc: MoodtuneError) -> int:
 RETRY_AFTER_S = 1
 
 
-def _counted(request: Request, response: JSONResponse, code: str) -> JSONResponse:
-    """Count the answer by its error code (``moodtune_errors_total``)."""
+def _answer(
+    request: Request, status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    """The error envelope, counted by its code (``moodtune_errors_total``)."""
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
         metrics.errors.labels(code).inc()
-    return response
+    return error_response(status, code, message, details)
 
 
 async def _moodtune_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MoodtuneError)
-    response = _counted(
-        request, error_response(_status_of(exc), exc.code, exc.message, exc.details), exc.code
-    )
+    response = _answer(request, _status_of(exc), exc.code, exc.message, exc.details)
     if isinstance(exc, Unavailable):
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
@@ -111,18 +111,15 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not JSON
-        return _counted(
+        return _answer(
             request,
-            error_response(
-                422,
-                "validation_error",
-                "the request body is not valid JSON",
-                {"errors": [{"loc": ["body"], "msg": str(exc.detail), "type": "json_invalid"}]},
-            ),
+            422,
             "validation_error",
+            "the request body is not valid JSON",
+            {"errors": [{"loc": ["body"], "msg": str(exc.detail), "type": "json_invalid"}]},
         )
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    response = _counted(request, error_response(exc.status_code, code, str(exc.detail)), code)
+    response = _answer(request, exc.status_code, code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
     if exc.status_code == 405 and (allowed := _allowed_methods(request)):
@@ -152,10 +149,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
-    response = error_response(
-        422, "validation_error", f"{where}: {first['msg']}", {"errors": errors}
-    )
-    return _counted(request, response, "validation_error")
+    return _answer(request, 422, "validation_error", f"{where}: {first['msg']}", {"errors": errors})
 
 
 async def _changed_meanwhile(request: Request, exc: Exception) -> JSONResponse:
@@ -168,7 +162,7 @@ async def _changed_meanwhile(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _counted(request, error_response(500, "internal", "Internal server error."), "internal")
+    return _answer(request, 500, "internal", "Internal server error.")
 
 
 def install_error_handlers(app: FastAPI) -> None:
