@@ -156,9 +156,12 @@ class S3Storage:
         return bytes(response["Body"].read())
 
     def download(self, key: str, target: Path) -> None:
-        if not self.exists(key):  # download_file reports a missing key as a bare 404
-            raise NotFound(f"no stored object {key!r}", key=key)
-        self.client.download_file(self.bucket, self._key(key), str(target))
+        try:
+            self.client.download_file(self.bucket, self._key(key), str(target))
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey"):
+                raise
+            raise NotFound(f"no stored object {key!r}", key=key) from None
 
     def keys(self, prefix: str) -> Iterator[str]:
         skip = len(self.prefix) + 1 if self.prefix else 0
