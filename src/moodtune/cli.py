@@ -20,6 +20,7 @@ from moodtune.config import Settings
 from moodtune.errors import InvalidInput, MoodtuneError, NotFound
 
 if TYPE_CHECKING:
+    from moodtune.catalog.library import Engine
     from moodtune.catalog.snapshot import SnapshotStore
 
 __all__ = ["app"]
@@ -493,7 +494,7 @@ def _run_library_add(
     workers: int,
     copy: bool,
     show_progress: bool = True,
-    engine: Literal["process", "ray"] = "process",
+    engine: "Engine" = "process",
     ray_address: str | None = None,
 ) -> dict[str, Any]:
     from moodtune.catalog.library import add_library

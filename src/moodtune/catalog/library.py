@@ -486,8 +486,6 @@ def rescan_library(
     everything: bool = False,
     model_path: Path = DEFAULT_AUDIO_MODEL,
     on_progress: ProgressCallback | None = None,
-    engine: Engine = "process",
-    ray_address: str | None = None,
 ) -> LibraryReport:
     """Re-analyse library files in place (same track ids): those analysed before the music
     check existed or by another audio model, files whose content changed, or every file with
@@ -521,8 +519,7 @@ def rescan_library(
             report.unchanged += 1
             continue
         jobs.append(_Job(path, digest, stat.st_size, stat.st_mtime, replaces=track.id))
-    _analyse_all(jobs, report, session_factory, storage, workers, False, model_path, on_progress,
-                 engine=engine, ray_address=ray_address)  # fmt: skip
+    _analyse_all(jobs, report, session_factory, storage, workers, False, model_path, on_progress)
     report.seconds = time.perf_counter() - started
     return report
 
