@@ -263,15 +263,15 @@ class SnapshotStore:
 
     def _prune_remote(self) -> None:
         remote = self._remote()
-        written = {}
-        for name in remote.keys(REMOTE_PREFIX + "/"):
+        names, written = list(remote.keys(REMOTE_PREFIX + "/")), {}
+        for name in names:
             parts = name.split("/")
             if len(parts) == 3 and parts[2] == MANIFEST:
                 with suppress(NotFound, ValueError):
                     manifest = json.loads(remote.read(name))
                     written[parts[1]] = float(manifest.get("written_at", 0.0))
         stale = sorted(written, key=written.__getitem__, reverse=True)[REMOTE_KEEP:]
-        for name in list(remote.keys(REMOTE_PREFIX + "/")):
+        for name in names:
             if name.split("/")[1] in stale and not name.endswith(MANIFEST):
                 remote.delete(name)
         for key in stale:  # the manifest last: a reader never finds one without its files
