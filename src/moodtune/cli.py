@@ -277,13 +277,16 @@ def catalog_import(
 
 @app.command()
 def init(as_json: JsonFlag = False) -> None:
-    """First run: migrate the database and import the bundled demo catalog if it has no tracks."""
+    """First run: migrate the database, create the storage folder or bucket, and import the
+    bundled demo catalog if it has no tracks."""
     from moodtune.catalog import repo
     from moodtune.catalog.db import create_db_engine, make_session_factory, migrate
+    from moodtune.storage import open_storage
 
     settings = _settings()
     engine = create_db_engine(settings.database_url)
     revision = migrate(engine)
+    open_storage(settings.storage_url).prepare()
     with make_session_factory(engine)() as session:
         tracks = repo.track_count(session=session)
     doc: dict[str, Any] = {"revision": revision, "tracks": tracks, "catalog_import": None}

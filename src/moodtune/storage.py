@@ -1,6 +1,7 @@
 """Object storage for copied audio and cover art: a local directory by default, S3-compatible
 optionally (``MOODTUNE_STORAGE_URL=s3://bucket/prefix``, credentials and endpoint from the
-usual AWS environment variables).
+usual AWS environment variables; ``MOODTUNE_S3_PUBLIC_URL`` where browsers reach the S3 server
+by another address than moodtune does, as in the compose stack).
 
 Keys are relative, slash-separated names such as ``covers/ab/abcdef….jpg``. Writes are atomic
 (a reader never sees half a file), so an import killed mid-copy leaves nothing behind that a
@@ -28,6 +29,10 @@ def _check_key(key: str) -> str:
 
 
 class Storage(Protocol):
+    def prepare(self) -> None:
+        """Create the folder or bucket if it is missing (``moodtune init``)."""
+        ...
+
     def put(self, key: str, data: bytes | Path) -> None:
         """Store bytes or a file's content under ``key`` (replacing any old object)."""
         ...
@@ -67,6 +72,9 @@ class LocalStorage:
 
     def _path(self, key: str) -> Path:
         return self.root / _check_key(key)
+
+    def prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
 
     def put(self, key: str, data: bytes | Path) -> None:
         target = self._path(key)
@@ -125,17 +133,20 @@ class S3Storage:
 
     def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
         if client is None:
-            try:
-                import boto3
-            except ImportError:
-                raise InvalidInput(
-                    "s3:// storage needs boto3: pip install 'moodtune[s3]'"
-                ) from None
-            # a session of its own: boto3's default one keeps the first credentials it found
-            client = boto3.session.Session().client(
-                "s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None
-            )
+            client = _s3_client(os.environ.get("AWS_ENDPOINT_URL"))
+        public = os.environ.get("MOODTUNE_S3_PUBLIC_URL")
+        #: signs the URLs browsers fetch: the host is part of the signature, so a client of its
+        #: own for the public address (signing sends no request)
+        self.signer = _s3_client(public) if public else client
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
+
+    def prepare(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+                raise
+            self.client.create_bucket(Bucket=self.bucket)
 
     def _key(self, key: str) -> str:
         _check_key(key)
@@ -188,7 +199,7 @@ class S3Storage:
     def url(self, key: str, *, expires_s: int = 3600) -> str | None:
         """Presigned GET: the browser streams (with Range) straight from the bucket."""
         return str(
-            self.client.generate_presigned_url(
+            self.signer.generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": self._key(key)},
                 ExpiresIn=expires_s,
@@ -200,6 +211,15 @@ class S3Storage:
         the endpoint's, or AWS's virtual-host name for the bucket."""
         parts = urlsplit(str(self.url("origin-probe")))
         return f"{parts.scheme}://{parts.netloc}"
+
+
+def _s3_client(endpoint_url: str | None) -> Any:
+    try:
+        import boto3
+    except ImportError:
+        raise InvalidInput("s3:// storage needs boto3: pip install 'moodtune[s3]'") from None
+    # a session of its own: boto3's default one keeps the first credentials it found
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None)
 
 
 def open_storage(url: str) -> Storage:

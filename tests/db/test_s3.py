@@ -73,6 +73,16 @@ def test_both_storages_keep_the_same_contract(storage: Storage, tmp_path: Path) 
         storage.download("covers/x.jpg", tmp_path / "none")
 
 
+def test_prepare_creates_a_missing_bucket_once(s3_server: SeaweedServer, s3_url: str) -> None:
+    bucket = f"fresh-{uuid.uuid4().hex[:8]}"
+    store = open_storage(f"s3://{bucket}/p")
+    store.prepare()
+    store.prepare()  # it exists now: nothing to do
+    store.put("k", b"v")
+    assert bucket in {b["Name"] for b in s3_server.client().list_buckets()["Buckets"]}
+    assert store.read("k") == b"v"
+
+
 def _song_with_cover(folder: Path) -> Path:
     """A real demo track with a real photo embedded as its front cover (Vorbis comment)."""
     folder.mkdir(parents=True)

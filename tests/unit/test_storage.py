@@ -53,3 +53,21 @@ def test_s3_presigned_urls_are_signed_locally(monkeypatch: pytest.MonkeyPatch) -
     assert url.netloc == "minio.local:9000" and url.path == "/music/moodtune/audio/ab/abc.ogg"
     query = parse_qs(url.query)
     assert query["AWSAccessKeyId"] == ["AKIDEXAMPLE"] and query["Signature"][0]
+
+
+def test_presigned_urls_name_the_public_address_where_one_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In the compose stack moodtune reaches S3 as ``s3:8333`` and browsers as localhost:8333;
+    the host is signed, so the URL must be made for the address the browser uses."""
+    pytest.importorskip("boto3")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://s3:8333")
+    monkeypatch.setenv("MOODTUNE_S3_PUBLIC_URL", "https://media.example.org")
+    store = open_storage("s3://music")
+    assert isinstance(store, S3Storage)
+    assert store.client.meta.endpoint_url == "http://s3:8333"
+    assert urlparse(store.url("audio/a.ogg") or "").netloc == "media.example.org"
+    assert store.origin() == "https://media.example.org"
