@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+import yaml
 
 from tests.deploy.containers import docker, docker_unavailable
 from tests.processes import free_port, wait_for
@@ -32,8 +33,9 @@ pytestmark = pytest.mark.deploy
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
 FIXTURES = REPO / "tests" / "fixtures"
-FILES = [REPO / "deploy" / "compose.yaml", Path(__file__).with_name("compose.ports.yaml")]
+FILES = [DEPLOY / "compose.yaml", Path(__file__).with_name("compose.ports.yaml")]
 
 
 def _compose_command() -> list[str]:
@@ -178,3 +180,24 @@ def test_prometheus_scrapes_both_replicas_with_the_shipped_rules(stack: Stack) -
     rules = httpx.get(f"{stack.prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
     names = {rule["name"] for group in rules for rule in group["rules"]}
     assert {"MoodtuneDown", "MoodtuneNotReady", "MoodtuneDatabaseUnavailable"} <= names
+
+
+def test_grafana_is_provisioned_with_the_stack_prometheus_and_the_dashboard() -> None:
+    """Grafana does not run here (see the module's docstring), so its wiring is checked as
+    files: the data source is the stack's Prometheus and the provider reads the mounted
+    dashboard, whose queries test_monitoring.py runs against a live Prometheus."""
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    provisioning = DEPLOY / "grafana" / "provisioning"
+    (source,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["type"] == "prometheus" and source["isDefault"]
+    assert source["url"] == "http://prometheus:9090" and "prometheus" in services
+    assert any(p.endswith(":9090") for p in services["prometheus"]["ports"])
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "moodtune.yml").read_text())[
+        "providers"
+    ]
+    mounts = dict(v.split(":")[:2] for v in services["grafana"]["volumes"])
+    assert mounts["./grafana/moodtune.json"].startswith(provider["options"]["path"] + "/")
+    assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+    assert (DEPLOY / "grafana" / "moodtune.json").is_file()
