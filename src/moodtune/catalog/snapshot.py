@@ -56,7 +56,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the files or their meaning change; older code refuses newer snapshots.
-FORMAT = 2  # 2: cells of their own for large genres
+FORMAT = 3  # 2: cells of their own for large genres; 3: feature cells
 MANIFEST = "manifest.json"
 REMOTE_PREFIX = "snapshots"
 #: Snapshots kept in object storage: the newest few, so a replica that has not yet seen the
@@ -113,6 +113,10 @@ def _arrays_of(matrix: TrackMatrix, embeddings: EmbeddingTable) -> dict[str, np.
     if matrix.cells is not None:
         arrays |= {f"cells_{n}": getattr(matrix.cells, n) for n in _CELL_ARRAYS}
     arrays |= _genre_cell_arrays(matrix)
+    if matrix.feature_cells is not None:
+        arrays["feature_cells_rows"] = matrix.feature_cells.rows
+        arrays |= {f"feature_cells_{n}": getattr(matrix.feature_cells.cells, n)
+                   for n in _CELL_ARRAYS}  # fmt: skip
     arrays |= {"embedding_ids": embeddings.ids, "embedding_vectors": embeddings.vectors,
                "embedding_hidden": (embeddings.hidden if embeddings.hidden is not None
                                     else np.zeros(len(embeddings.ids), bool))}  # fmt: skip
@@ -363,9 +367,12 @@ def _matrix_of(
     genres = {
         g: arrays["genre_rows"][ptr[i] : ptr[i + 1]] for i, g in enumerate(manifest["genres"])
     }
-    cells = None
+    cells = feature_cells = None
     if "cells_starts" in arrays:
         cells = CellIndex(**{n: arrays[f"cells_{n}"] for n in _CELL_ARRAYS})
+    if "feature_cells_rows" in arrays:
+        boxes = CellIndex(**{n: arrays[f"feature_cells_{n}"] for n in _CELL_ARRAYS})
+        feature_cells = GenreCells(arrays["feature_cells_rows"], boxes)
     return TrackMatrix(
         **{name: arrays[name] for name in _MATRIX_ARRAYS},
         heard=HeardMood(arrays["heard_probs"], arrays["heard_point"], arrays["heard_spread"]),
@@ -374,6 +381,7 @@ def _matrix_of(
         playable=arrays.get("playable"),
         cells=cells,
         genre_cells=_genre_cells_of(arrays, manifest["genre_cells"]),
+        feature_cells=feature_cells,
     )
 
 

@@ -16,7 +16,9 @@ Scores come from the same :class:`~moodtune.recommend.rank.Scorer` as the exhaus
 ties break by row in both, so the answer is identical to scanning every row; only the work
 differs. Requests whose filter leaves few rows (a small genre, the playable tracks) score those
 rows directly; a large genre has cells of its own rows (:class:`GenreCells`), whose bounds are
-tight for that genre where the catalog's cells mix every genre.
+tight for that genre where the catalog's cells mix every genre. Rankings by features alone (the
+``linear`` and ``table`` presets, no heard mood) search cells split on the features those
+presets weigh, ``key`` among them, which the main cells leave unsplit.
 """
 
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from moodtune.recommend.mood import feature_preset_weights
 from moodtune.recommend.rank import (
     _POPULARITY_WEIGHT,
     _UNKNOWN_POPULARITY_SIMILARITY,
@@ -53,6 +56,9 @@ _SPLIT_FEATURES = {"tempo": 0.5, "mode": 0.3, "valence": 0.2, "energy": 0.2,
                    "danceability": 0.1, "acousticness": 0.1, "loudness": 0.1}  # fmt: skip
 _SPLIT_PROBS = 1.0
 _SPLIT_POPULARITY = 0.3
+#: Name of the feature cells in the search's caches (no genre can be named so: genres are
+#: stored trimmed).
+FEATURE_CELLS = " features"
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,7 +168,8 @@ def _best_mixture(kernels: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.nda
 
 @dataclass(frozen=True, eq=False)
 class GenreCells:
-    """A large genre's own cells: its rows in cell order, and boxes over those rows only."""
+    """Cells of their own over some rows (a large genre's, or all for the feature cells): the
+    rows in cell order, and boxes over those rows only."""
 
     rows: np.ndarray  # int64: rows of the genre, cell after cell
     cells: CellIndex  # its ``starts`` index into ``rows``
@@ -188,6 +195,12 @@ class PrunedSearch(Search):
             name, genre_cells = own
             starts = genre_cells.cells.starts
             return self._best(step, k, name, genre_cells.cells, genre_cells.rows,
+                              starts[:-1], starts[1:])  # fmt: skip
+        feature_cells = self.matrix.feature_cells
+        if (feature_cells is not None and self.scorer.kernels is None and genre is None
+                and not self.eligible.genres and not self.eligible.playable_only):  # fmt: skip
+            starts = feature_cells.cells.starts
+            return self._best(step, k, FEATURE_CELLS, feature_cells.cells, feature_cells.rows,
                               starts[:-1], starts[1:])  # fmt: skip
         group_rows, first, last = self._group(genre)
         if group_rows is not None and len(group_rows) <= SCAN_ROWS:
@@ -223,11 +236,12 @@ class PrunedSearch(Search):
         first: np.ndarray,
         last: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The k best eligible rows of ``cells`` (the catalog's, ``name`` None, or a genre's),
-        cell ``c`` holding ``rows_of[first[c]:last[c]]`` (rows themselves when None)."""
+        """The k best eligible rows of ``cells`` (the catalog's, ``name`` None, a genre's, or
+        the ``FEATURE_CELLS``), cell ``c`` holding ``rows_of[first[c]:last[c]]`` (rows
+        themselves when None)."""
         if (name, step) not in self._bounds:
             self._bounds[(name, step)] = cells.upper_bounds(
-                self.scorer, step, self._taste_max_of(name, cells)
+                self.scorer, step, self._taste_max_of(name, cells, rows_of)
             )
         bounds = np.where(last > first, self._bounds[(name, step)], -np.inf)
         best_rows, best_scores = np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -245,7 +259,9 @@ class PrunedSearch(Search):
             )
         return best_rows, best_scores
 
-    def _taste_max_of(self, name: str | None, cells: CellIndex) -> np.ndarray | None:
+    def _taste_max_of(
+        self, name: str | None, cells: CellIndex, rows_of: np.ndarray | None
+    ) -> np.ndarray | None:
         """Each cell's best taste (the listener's cached one for the catalog's cells)."""
         taste = self.scorer.taste
         if taste is None:
@@ -253,10 +269,8 @@ class PrunedSearch(Search):
         if name not in self._taste_max:
             if name is None and self.scorer.taste_cell_max is not None:
                 self._taste_max[name] = self.scorer.taste_cell_max
-            elif name is None:
-                self._taste_max[name] = cells.taste_max(taste)
             else:
-                self._taste_max[name] = cells.taste_max(taste, self.matrix.genre_cells[name].rows)
+                self._taste_max[name] = cells.taste_max(taste, None if name is None else rows_of)
         return self._taste_max[name]
 
     def _group(self, genre: str | None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
@@ -299,23 +313,31 @@ def _ranges(first: np.ndarray, last: np.ndarray) -> np.ndarray:
 
 
 def cell_order(
-    matrix: TrackMatrix, leaf_size: int = LEAF_SIZE, rows: np.ndarray | None = None
+    matrix: TrackMatrix,
+    leaf_size: int = LEAF_SIZE,
+    rows: np.ndarray | None = None,
+    features_only: dict[str, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """An order of the rows (or of ``rows``) that puts each cell's rows together, and the
     cells' starts (positions in that order).
 
     Median splits, k-d tree style, each on the column with the widest weighted range in that
-    cell; a loop over cells (a few thousand at 10M rows), numpy inside.
+    cell; a loop over cells (a few thousand at 10M rows), numpy inside. The columns are the
+    features, heard-mood probabilities and popularity that weigh most in a score, or only the
+    features ``features_only`` with their weights.
     """
 
     def take(values: np.ndarray) -> np.ndarray:
         return values if rows is None else values[rows]
 
-    features, probs = take(matrix.features), take(matrix.heard.probs)
-    columns = [features[:, FEATURES.index(f)] * w for f, w in _SPLIT_FEATURES.items()]
-    columns += [probs[:, q] * _SPLIT_PROBS for q in range(probs.shape[1])]
-    popularity = np.nan_to_num(np.asarray(take(matrix.popularity), np.float32) / 100.0, nan=0.5)
-    columns.append(popularity * _SPLIT_POPULARITY)
+    features = take(matrix.features)
+    split = _SPLIT_FEATURES if features_only is None else features_only
+    columns = [features[:, FEATURES.index(f)] * w for f, w in split.items()]
+    if features_only is None:
+        probs = take(matrix.heard.probs)
+        columns += [probs[:, q] * _SPLIT_PROBS for q in range(probs.shape[1])]
+        popularity = np.asarray(take(matrix.popularity), np.float32) / 100.0
+        columns.append(np.nan_to_num(popularity, nan=0.5) * _SPLIT_POPULARITY)
     data = np.stack(columns, axis=1).astype(np.float32)  # (n, D)
     order = np.arange(len(data), dtype=np.int64)
     pending, starts = [(0, len(data))], [0]
@@ -363,12 +385,14 @@ def permuted(matrix: TrackMatrix, order: np.ndarray) -> TrackMatrix:
         playable=None if matrix.playable is None else matrix.playable[order],
         cells=None,
         genre_cells={},
+        feature_cells=None,
     )
 
 
 def with_cells(matrix: TrackMatrix, leaf_size: int = LEAF_SIZE) -> TrackMatrix:
-    """The matrix in cell order with its :class:`CellIndex`, and cells of their own for the
-    genres with more than ``SCAN_ROWS`` rows; unchanged when too small."""
+    """The matrix in cell order with its :class:`CellIndex`, cells of their own for the
+    genres with more than ``SCAN_ROWS`` rows and the feature cells (all rows, split on the
+    features that presets without heard mood weigh); unchanged when too small."""
     if len(matrix) < max(MIN_ROWS, 2 * leaf_size):
         return matrix
     order, starts = cell_order(matrix, leaf_size)
@@ -376,7 +400,22 @@ def with_cells(matrix: TrackMatrix, leaf_size: int = LEAF_SIZE) -> TrackMatrix:
     genre_cells = {}
     for name, rows in ordered.genres.items():
         if len(rows) > SCAN_ROWS:
-            genre_order, genre_starts = cell_order(ordered, leaf_size, rows)
-            cells = CellIndex.of_ordered(ordered, genre_starts, genre_order)
-            genre_cells[name] = GenreCells(genre_order, cells)
-    return replace(ordered, cells=CellIndex.of_ordered(ordered, starts), genre_cells=genre_cells)
+            genre_cells[name] = _cells_of_rows(ordered, leaf_size, rows)
+    return replace(
+        ordered,
+        cells=CellIndex.of_ordered(ordered, starts),
+        genre_cells=genre_cells,
+        feature_cells=_cells_of_rows(ordered, leaf_size, None, feature_preset_weights()),
+    )
+
+
+def _cells_of_rows(
+    matrix: TrackMatrix,
+    leaf_size: int,
+    rows: np.ndarray | None,
+    features_only: dict[str, float] | None = None,
+) -> GenreCells:
+    """Cells of their own over ``rows`` (all rows when None), kept as a row list in cell order:
+    the matrix itself stays in the order of its main cells."""
+    order, starts = cell_order(matrix, leaf_size, rows, features_only)
+    return GenreCells(order, CellIndex.of_ordered(matrix, starts, order))

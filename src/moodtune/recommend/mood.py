@@ -241,6 +241,21 @@ def heard_weight(preset: str) -> float:
     return float(spec["heard_weight"]) if spec["kind"] == "heard" else 0.0
 
 
+def feature_preset_weights() -> dict[str, float]:
+    """The largest weight each feature gets in the presets that rank by features alone
+    (``linear`` and ``table``): what cells for those rankings split on."""
+    weights: dict[str, float] = {}
+    for spec in _presets().values():
+        if spec["kind"] == "heard":
+            continue
+        given = spec["weights"] if spec["kind"] == "table" else {
+            name: f["weight"] for name, f in spec["features"].items()
+        }  # fmt: skip
+        for name, weight in given.items():
+            weights[name] = max(weights.get(name, 0.0), float(weight))
+    return weights
+
+
 def _preset(name: str) -> dict[str, Any]:
     presets = _presets()
     if name not in presets:

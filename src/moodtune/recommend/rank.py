@@ -184,6 +184,8 @@ class TrackMatrix:
     cells: "CellIndex | None" = None
     #: Genres too large to score directly, each with cells of its own rows (see ``cells``).
     genre_cells: "Mapping[str, GenreCells]" = field(default_factory=dict)
+    #: All rows in cells split on features alone, for rankings without heard mood.
+    feature_cells: "GenreCells | None" = None
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from moodtune.catalog.snapshot import SnapshotStore
-from moodtune.recommend import EMOTIONS, STRATEGIES, RankQuery, TrackMatrix, rank
+from moodtune.recommend import EMOTIONS, FEATURES, STRATEGIES, RankQuery, TrackMatrix, rank
 from moodtune.recommend.cells import _best_mixture, _ranges, with_cells
 from moodtune.recommend.rank import Scorer
 from moodtune.recommend.similar import EmbeddingTable
@@ -33,8 +33,9 @@ def _taste(matrix: TrackMatrix, rng: np.random.Generator) -> np.ndarray:
 
 
 def _queries(matrix: TrackMatrix, count: int, seed: int) -> list[RankQuery]:
-    """Every request type: each strategy, static and journey, the heard preset and the old
-    feature tables, filtered by one or several genres, popularity, explicit, with taste."""
+    """Every request type: each strategy, static and journey, the heard preset and the presets
+    by features alone (a table, a linear mapping), filtered by one or several genres,
+    popularity, explicit, with taste."""
     rng = np.random.default_rng(seed)
     queries = []
     for i in range(count):
@@ -53,7 +54,7 @@ def _queries(matrix: TrackMatrix, count: int, seed: int) -> list[RankQuery]:
             extra["playable_only"] = True
         if i % 6 == 5:
             extra |= {"taste": _taste(matrix, rng), "taste_weight": (0.3, 0.6)[i % 2]}
-        preset = "heard" if i % 5 else "seed002"
+        preset = "heard" if i % 5 else ("seed002", "russell")[i // 5 % 2]
         queries.append(query_for(emotions, strategy, n, preset, seed=i, **extra))
     return queries
 
@@ -95,6 +96,24 @@ def test_large_genres_have_cells_of_their_own_rows_with_bounds_that_hold(
         assert np.all(own.cells.upper_bounds(scorer, 0, taste_max) >= best)
 
 
+def test_the_feature_cells_hold_every_row_and_bound_rankings_without_heard_mood(
+    million: TrackMatrix,
+) -> None:
+    """Presets without heard mood weigh ``key``, which the main cells never split on."""
+    own = million.feature_cells
+    assert own is not None and np.array_equal(np.sort(own.rows), np.arange(len(million)))
+    starts = own.cells.starts
+    key = million.features[own.rows, FEATURES.index("key")]
+    within = [np.ptp(key[a:b]) for a, b in zip(starts[:-1], starts[1:], strict=True)]
+    assert np.median(within) < 0.5, "cells split on key"
+    for preset in ("seed002", "russell"):
+        query = query_for("sad", "uplift", 10, preset, seed=1)
+        scorer = Scorer(million, query)
+        assert scorer.kernels is None
+        best = np.maximum.reduceat(scorer(0, own.rows), starts[:-1])
+        assert np.all(own.cells.upper_bounds(scorer, 0, None) >= best)
+
+
 @pytest.mark.parametrize("seed", [11, 12])
 def test_the_bounded_search_gives_the_exhaustive_list(million: TrackMatrix, seed: int) -> None:
     for query in _queries(million, 24, seed=seed):
@@ -132,6 +151,8 @@ def test_a_snapshot_keeps_the_cells_and_ranks_the_same(
     store.write("k", (len(million), None), million, empty)
     files = store.read("k", heard_model=million.heard_model)
     assert files is not None and files.matrix.genre_cells.keys() == million.genre_cells.keys()
+    assert files.matrix.feature_cells is not None and million.feature_cells is not None
+    assert np.array_equal(files.matrix.feature_cells.rows, million.feature_cells.rows)
     for query in _queries(million, 12, seed=3):
         assert [(t.id, t.score) for t in rank(files.matrix, query)] == [
             (t.id, t.score) for t in rank(million, query)
