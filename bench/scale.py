@@ -45,7 +45,7 @@ from moodtune.recommend.cells import with_cells
 from moodtune.recommend.genres import GenreLinks
 from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.synthetic import resample
-from moodtune.recommend.taste import LogisticTaste
+from moodtune.recommend.taste import LogisticTaste, TasteSpace
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "src" / "moodtune" / "data" / "spotify_tracks.csv.gz"
@@ -96,18 +96,28 @@ def columns_of(matrix: TrackMatrix) -> dict[str, Any]:
     }
 
 
-def taste_of(matrix: TrackMatrix, rng: np.random.Generator, chunk: int = 1 << 20) -> np.ndarray:
-    """A listener's logistic taste over standardised features, as the service scores it;
-    in chunks of rows, so that only the scores (4 bytes a track) stay in memory."""
-    features = matrix.features
-    sample = np.asarray(features[:: max(1, len(matrix) // 200_000)], dtype=np.float64)
-    mean, std = sample.mean(axis=0), np.maximum(sample.std(axis=0), 1e-6)
-    model = LogisticTaste(rng.normal(0.0, 1.5, features.shape[1]).astype(np.float32), -0.5)
-    scores = np.empty(len(matrix), dtype=np.float32)
-    for start in range(0, len(matrix), chunk):
-        z = (np.asarray(features[start : start + chunk]) - mean) / std
-        scores[start : start + chunk] = model.score(np.ascontiguousarray(z, dtype=np.float32))
-    return scores
+_SPACES: dict[int, TasteSpace] = {}
+
+
+def taste_space(matrix: TrackMatrix) -> TasteSpace:
+    """The service's taste space over this matrix, with the playable tracks analysed (random
+    128-dimensional embeddings, as many as a large music library)."""
+    if id(matrix) not in _SPACES:
+        rows = matrix.playable_rows
+        vectors = np.random.default_rng(1).normal(0, 1, (len(rows), 128)).astype(np.float32)
+        _SPACES[id(matrix)] = TasteSpace.build(
+            matrix.ids, matrix.features, (matrix.ids[rows], vectors),
+            columns=matrix.taste_columns(),
+        )  # fmt: skip
+    return _SPACES[id(matrix)]
+
+
+def taste_of(matrix: TrackMatrix, rng: np.random.Generator) -> np.ndarray:
+    """A listener's logistic taste in the service's taste space, scored as the service does
+    (a block of rows at a time)."""
+    space = taste_space(matrix)
+    model = LogisticTaste(rng.normal(0.0, 1.5, space.width).astype(np.float32), -0.5)
+    return space.score(model)
 
 
 def requests(kind: str, count: int, seed: int, matrix: TrackMatrix) -> list[dict[str, Any]]:

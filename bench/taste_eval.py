@@ -116,7 +116,7 @@ def fit_timing(rng: np.random.Generator, rows: int = 82_000, events: int = 500) 
             started = time.perf_counter()
             fitted = fit_taste(space, labels, model=name, seed=k)
             assert fitted is not None
-            fitted.score(space.vectors)
+            space.score(fitted)
             runs.append((time.perf_counter() - started) * 1000)
         timings[name] = round(float(np.median(runs)), 1)
     return timings
@@ -163,7 +163,7 @@ def main() -> None:
 
             def fit_and_score(k: int, events: list[Event], space=space, name=name) -> np.ndarray:  # type: ignore[no-untyped-def]
                 fitted = fit_taste(space, labels_from_events(events), model=name, seed=k)
-                return fitted.score(space.vectors) if fitted else np.full(len(ids), 0.5)
+                return space.score(fitted) if fitted else np.full(len(ids), 0.5)
 
             scorers[name if space_name == "product" else f"{name}_{space_name}"] = fit_and_score
     scorers["popularity"] = lambda k, events: (

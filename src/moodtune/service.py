@@ -204,7 +204,7 @@ def listener_taste(
         model = fit_taste(space, labels_from_events(_as_events(events)), model=DEFAULT_MODEL)
         if model is None:
             return None
-        return ListenerTaste.of(model.score(space.vectors), snapshot.matrix)
+        return ListenerTaste.of(space.score(model), snapshot.matrix)
 
     return cache.get_or_fit((listener_id, events[-1].id, snapshot.version), fit)
 

@@ -70,7 +70,10 @@ class CatalogSnapshot:
         """Built on the first personalised request, not at start: most starts never need it."""
         table = self.embeddings
         return TasteSpace.build(
-            self.matrix.ids, self.matrix.taste_features(), (table.ids, table.vectors)
+            self.matrix.ids,
+            self.matrix.features,
+            (table.ids, table.vectors),
+            columns=self.matrix.taste_columns(),
         )
 
 

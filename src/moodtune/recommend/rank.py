@@ -269,10 +269,11 @@ class TrackMatrix:
     def artists_of(self, row: int) -> np.ndarray:
         return self.artist_codes[self.artist_ptr[row] : self.artist_ptr[row + 1]]
 
-    def taste_features(self) -> np.ndarray:
-        """Normalised features for the taste space: all but the key (a pitch class, not a
-        quantity that liking could follow)."""
-        return self.features[:, [i for i, f in enumerate(FEATURES) if f != "key"]]
+    @staticmethod
+    def taste_columns() -> list[int]:
+        """The columns of ``features`` in the taste space: all but the key (a pitch class, not
+        a quantity that liking could follow)."""
+        return [i for i, f in enumerate(FEATURES) if f != "key"]
 
 
 def _artist_codes(

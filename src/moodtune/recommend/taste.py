@@ -14,7 +14,7 @@ a dislike a strong negative. Three models fit those labels:
 The default is the one that won ``bench/taste_eval.py`` (see docs/recommender.md).
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -34,6 +34,7 @@ __all__ = [
     "RowLookup",
     "TasteModel",
     "TasteSpace",
+    "BackgroundRows",
     "fit_taste",
     "labels_from_events",
 ]
@@ -104,10 +105,26 @@ class RowLookup:
 
 @dataclass(frozen=True, eq=False)
 class TasteSpace:
-    """Row-aligned content vectors of every rankable track."""
+    """Row-aligned content vectors of every rankable track: standardised features, then the
+    unit embedding (zeros where unknown) scaled so that both parts weigh about the same, then a
+    has-embedding flag.
+
+    A view, not a copy: it keeps the statistics to standardise the features and where each
+    analysed track's embedding is, and makes vectors a block of rows at a time from the arrays
+    it was built on (the snapshot's, mapped and shared by every process). Why: materialised,
+    the space of 10M tracks is 400 MB of features per process, and 5 GB once any track has an
+    embedding (129 mostly zero floats a track).
+    """
 
     ids: np.ndarray  # int64 (n,)
-    vectors: np.ndarray  # float32 (n, d)
+    source: np.ndarray  # (n, F) the features it was built on, not standardised
+    columns: np.ndarray  # int64 (f,): the columns of ``source`` that the space uses
+    mean: np.ndarray  # float32 (f,)
+    scale: np.ndarray  # float32 (f,): 1 / (std * sqrt(f))
+    embedded_rows: np.ndarray  # int64 (m,), sorted: the rows that have an embedding
+    embedding_source: np.ndarray  # (M, d) the embedding table's vectors
+    embedding_at: np.ndarray  # int64 (m,): each embedded row's vector in ``embedding_source``
+    embedding_scale: np.ndarray  # float32 (m,): the weight over the vector's norm
     row_of: RowLookup
 
     @classmethod
@@ -117,37 +134,87 @@ class TasteSpace:
         features: np.ndarray,
         embeddings: tuple[np.ndarray, np.ndarray] | None = None,
         *,
+        columns: Sequence[int] | None = None,
         embedding_weight: float = 1.0,
     ) -> "TasteSpace":
-        """Standardised features, then the unit embedding (zeros where unknown) scaled so that
-        both parts weigh about the same, then a has-embedding flag. ``embeddings`` is (track
-        ids (m,), vectors (m, d)) of the analysed tracks, as the embedding table holds them."""
-        feats = np.asarray(features, dtype=np.float32)
-        if len(feats):
-            std = feats.std(axis=0)
-            z = (feats - feats.mean(axis=0)) / np.where(std > 1e-6, std, 1.0)
-        else:  # an empty catalog: no statistics to standardise by
-            z = feats
-        parts = [z / np.sqrt(max(feats.shape[1], 1))]
+        """``features`` (n, F) with the ``columns`` to use (all by default); ``embeddings`` is
+        (track ids (m,), vectors (m, d)) of the analysed tracks, as the embedding table holds
+        them. Statistics are taken a column at a time: no copy of the features."""
+        used = np.arange(features.shape[1]) if columns is None else np.asarray(columns)
+        mean = np.zeros(len(used), np.float32)
+        std = np.ones(len(used), np.float32)
+        if len(features):
+            for i, column in enumerate(used.tolist()):
+                values = np.asarray(features[:, column], dtype=np.float32)
+                mean[i], std[i] = values.mean(), values.std()
+        std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+        scale = (1.0 / (std * np.sqrt(max(len(used), 1)))).astype(np.float32)
         ids = np.asarray(ids, dtype=np.int64)
         lookup = RowLookup(ids)
+        rows, at = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        vectors, weights = np.zeros((0, 0), np.float32), np.zeros(0, np.float32)
         if embeddings is not None and len(embeddings[0]):
-            keys = np.asarray(embeddings[0], dtype=np.int64)
-            vectors = np.asarray(embeddings[1], dtype=np.float32)
-            rows = lookup.rows_of(keys)
-            keys, vectors, rows = keys[rows >= 0], vectors[rows >= 0], rows[rows >= 0]
-            emb = np.zeros((len(ids), vectors.shape[1]), np.float32)
-            flag = np.zeros((len(ids), 1), np.float32)
-            norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            emb[rows] = vectors / norms
-            flag[rows] = 1.0
-            parts += [embedding_weight * emb, 0.5 * flag]
-        vectors = np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
-        return cls(ids, vectors, lookup)
+            vectors = embeddings[1]
+            found = lookup.rows_of(np.asarray(embeddings[0], dtype=np.int64))
+            at = np.flatnonzero(found >= 0)
+            at = at[np.argsort(found[at], kind="stable")]
+            rows = found[at]
+            norms = np.linalg.norm(np.asarray(vectors[at], dtype=np.float32), axis=1)
+            weights = (embedding_weight / np.maximum(norms, 1e-12)).astype(np.float32)
+        return cls(ids, features, used, mean, scale, rows, vectors, at, weights, lookup)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def width(self) -> int:
+        """f features, then d embedding dimensions and the flag when there is an embedding
+        table."""
+        table = self.embedding_source
+        return len(self.columns) + (table.shape[1] + 1 if len(table) else 0)
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """Dense (len(rows), width) float32 vectors of ``rows``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        f = len(self.columns)
+        out = np.zeros((len(rows), self.width), np.float32)
+        for i, column in enumerate(self.columns.tolist()):  # one column at a time: no copy
+            out[:, i] = (self.source[rows, column] - self.mean[i]) * self.scale[i]
+        if len(self.embedded_rows):
+            place = np.searchsorted(self.embedded_rows, rows)
+            place = np.minimum(place, len(self.embedded_rows) - 1)
+            has = self.embedded_rows[place] == rows
+            place = place[has]
+            vectors = np.asarray(self.embedding_source[self.embedding_at[place]], np.float32)
+            out[has, f:-1] = vectors * self.embedding_scale[place, None]
+            out[has, -1] = 0.5
+        return out
+
+    def score(self, model: "TasteModel", block: int = 1 << 16) -> np.ndarray:
+        """``model``'s score of every row, computed a block of rows at a time."""
+        out = np.empty(len(self), np.float32)
+        for start in range(0, len(self), block):
+            rows = np.arange(start, min(start + block, len(self)))
+            out[rows] = model.score(self.vectors(rows))
+        return out
 
     def rows(self, track_ids: Iterable[int]) -> np.ndarray:
         rows = self.row_of.rows_of(np.fromiter(track_ids, dtype=np.int64))
         return rows[rows >= 0]
+
+
+class BackgroundRows:
+    """The vectors of many rows (the tracks a listener has not rated), made dense only for the
+    few that a fit samples: ``len()`` and indexing by an index array, like an array."""
+
+    def __init__(self, space: TasteSpace, rows: np.ndarray) -> None:
+        self.space, self.rows = space, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        return self.space.vectors(self.rows[index])
 
 
 class TasteModel(Protocol):
@@ -202,7 +269,7 @@ class LogisticTaste:
         y: np.ndarray,
         w: np.ndarray,
         *,
-        background: np.ndarray,
+        background: "np.ndarray | BackgroundRows",
         rng: np.random.Generator,
         l2: float = 1.0,
         **_: object,
@@ -243,7 +310,7 @@ class MlpTaste:
         y: np.ndarray,
         w: np.ndarray,
         *,
-        background: np.ndarray,
+        background: "np.ndarray | BackgroundRows",
         rng: np.random.Generator,
         hidden: int = 32,
         epochs: int = 60,
@@ -282,7 +349,7 @@ def _with_background(
     x: np.ndarray,
     y: np.ndarray,
     w: np.ndarray,
-    background: np.ndarray,
+    background: "np.ndarray | BackgroundRows",
     rng: np.random.Generator,
     *,
     share: float,
@@ -314,9 +381,10 @@ def fit_taste(
     rows, values = track_rows[track_rows >= 0], label_values[track_rows >= 0]
     if not (values > 0).any():
         return None
-    x = space.vectors[rows]
-    unrated = np.setdiff1d(np.arange(len(space.ids)), rows)
-    background = space.vectors[unrated] if len(unrated) else x
+    x = space.vectors(rows)
+    unrated = np.ones(len(space), bool)
+    unrated[rows] = False
+    background = BackgroundRows(space, np.flatnonzero(unrated)) if unrated.any() else x
     rng = np.random.default_rng(seed)
     return MODELS[model].fit(  # type: ignore[no-any-return,attr-defined]
         x, np.sign(values), np.abs(values), background=background, rng=rng

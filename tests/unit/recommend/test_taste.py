@@ -47,7 +47,7 @@ def test_signal_weights_follow_seed_003() -> None:
 def _mean_unseen(space: TasteSpace, labels: dict[int, float], model: str, style: slice) -> float:
     fitted = fit_taste(space, labels, model=model, seed=1)
     assert fitted is not None
-    scores = fitted.score(space.vectors)
+    scores = space.score(fitted)
     unseen = [i for i in range(N)[style] if i not in labels]
     return float(scores[unseen].mean())
 
@@ -81,5 +81,44 @@ def test_scores_are_probabilities(space: TasteSpace) -> None:
     for model in MODELS:
         fitted = fit_taste(space, {0: 1.0, 5: 1.0, 300: -1.0}, model=model)
         assert fitted is not None
-        scores = fitted.score(space.vectors)
+        scores = space.score(fitted)
         assert scores.shape == (N,) and 0.0 <= scores.min() and scores.max() <= 1.0
+
+
+def test_the_space_is_a_view_that_gives_the_dense_vectors_and_scores() -> None:
+    """A large catalog with a few analysed tracks: the space copies neither the features nor
+    the embeddings, yet gives the same vectors and scores as the dense (n, f + d + 1) form."""
+    rng = np.random.default_rng(3)
+    n, d, m = 5000, 16, 40
+    ids = np.arange(n) * 3 + 11
+    features = np.asfortranarray(rng.normal(0, 1, (n, 10)).astype(np.float32))
+    columns = [0, 1, 2, 4, 5, 6, 7, 8, 9]  # one column left out, as the key is
+    analysed = rng.choice(n, m, replace=False)
+    table = rng.normal(0, 1, (m + 5, d)).astype(np.float32)  # 5 tracks not in the catalog
+    table_ids = np.concatenate([ids[analysed], [1, 2, 4, 5, 7]])
+    space = TasteSpace.build(ids, features, (table_ids, table), columns=columns)
+    assert space.source is features and space.embedding_source is table
+    assert len(space.embedded_rows) == m and space.width == len(columns) + d + 1
+
+    f = len(columns)
+    used = features[:, columns]
+    dense = np.zeros((n, f + d + 1), np.float32)
+    dense[:, :f] = (used - used.mean(0)) / used.std(0) / np.sqrt(f)
+    vectors = table[:m]
+    dense[analysed, f : f + d] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    dense[analysed, -1] = 0.5
+    np.testing.assert_allclose(space.vectors(np.arange(n)), dense, atol=1e-5)
+    shuffled = rng.permutation(n)[:300]
+    np.testing.assert_allclose(space.vectors(shuffled), dense[shuffled], atol=1e-5)
+
+    labels = {int(ids[r]): 1.0 for r in analysed[:10]} | {int(ids[r]): -1.0 for r in range(5)}
+    for name in MODELS:
+        fitted = fit_taste(space, labels, model=name, seed=1)
+        assert fitted is not None
+        np.testing.assert_allclose(space.score(fitted, block=777), fitted.score(dense), atol=1e-5)
+
+
+def test_a_space_without_an_embedding_table_has_features_only() -> None:
+    features = np.random.default_rng(4).normal(0, 1, (50, 6)).astype(np.float32)
+    space = TasteSpace.build(np.arange(50), features)
+    assert space.width == 6 and space.vectors(np.arange(50)).shape == (50, 6)
