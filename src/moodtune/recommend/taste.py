@@ -159,7 +159,8 @@ class TasteSpace:
             at = np.flatnonzero(found >= 0)
             at = at[np.argsort(found[at], kind="stable")]
             rows = found[at]
-            norms = np.linalg.norm(np.asarray(vectors[at], dtype=np.float32), axis=1)
+            squares = np.einsum("ij,ij->i", vectors, vectors)  # per row, without an (m, d) copy
+            norms = np.sqrt(squares[at])
             weights = (embedding_weight / np.maximum(norms, 1e-12)).astype(np.float32)
         return cls(ids, features, used, mean, scale, rows, vectors, at, weights, lookup)
 
