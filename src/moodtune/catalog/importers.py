@@ -20,7 +20,6 @@ from moodtune.catalog import repo
 from moodtune.catalog.db import session_scope
 from moodtune.errors import BadCatalogFile
 from moodtune.nonmusic import catalog_reason
-from moodtune.recommend.rank import track_song_key
 
 __all__ = ["COLUMN_ALIASES", "ImportReport", "RowError", "import_catalog"]
 
@@ -217,14 +216,10 @@ def parse_row(fields: list[str], columns: dict[str, int], source: str) -> repo.T
         values["year"] = int(release[:4])
     album = raw.get("album") or None
     values.update(
+        **repo.described(title, artists, album, values["year"]),
         source=source,
-        title=title,
-        artists=artists,
-        album=album,
         release_date=release or None,
         explicit=None if not explicit else explicit in _TRUE,
-        search_text=" ".join([title, *artists, album or ""]).casefold().strip(),
-        song_key=track_song_key(title, artists),
         estimators={
             f: "spotify"
             for f in (*UNIT_FEATURES, "tempo", "loudness", "key", "mode")

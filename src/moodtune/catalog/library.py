@@ -32,9 +32,8 @@ from moodtune.audio.embed import DEFAULT_AUDIO_MODEL, AudioModel
 from moodtune.audio.tags import AUDIO_MIME, Tags, read_tags
 from moodtune.catalog import repo
 from moodtune.catalog.db import session_scope
-from moodtune.catalog.models import Track, TrackEmbedding, track_genres
+from moodtune.catalog.models import LIBRARY_SOURCE, Track, TrackEmbedding, track_genres
 from moodtune.errors import InvalidInput, MoodtuneError, NotFound
-from moodtune.recommend.rank import track_song_key
 from moodtune.storage import Storage
 
 __all__ = [
@@ -44,7 +43,6 @@ __all__ = [
     "RemoveReport",
     "add_library",
     "analysis_values",
-    "described",
     "library_tracks",
     "remove_from_library",
     "rescan_library",
@@ -55,7 +53,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
-LIBRARY_SOURCE = "library"
 #: (files done, files to analyse, seconds of audio analysed so far)
 ProgressCallback = Callable[[int, int, float], None]
 #: Where files are analysed: this machine's processes, or Ray (local or a cluster).
@@ -250,7 +247,7 @@ def _store(done: _Done, *, session: Session, storage: Storage, copy: bool) -> No
         storage.put(cover_key, tags.cover)
     values = {
         "source": LIBRARY_SOURCE,
-        **described(tags.title, tags.artists, tags.album, tags.year),
+        **repo.described(tags.title, tags.artists, tags.album, tags.year),
         **analysis_values(analysis),
         "audio_path": str(job.path),
         "audio_key": audio_key,
@@ -262,15 +259,6 @@ def _store(done: _Done, *, session: Session, storage: Storage, copy: bool) -> No
     }
     track = session.get(Track, job.replaces) if job.replaces is not None else None
     store_analysed(track, values, analysis, tags.genres, session=session)
-
-
-def described(
-    title: str, artists: list[str], album: str | None, year: int | None
-) -> dict[str, Any]:
-    """The descriptive columns of a track, with its search text and song key."""
-    search_text = " ".join([title, *artists, album or ""]).casefold().strip()
-    return {"title": title, "artists": artists, "album": album, "year": year,
-            "search_text": search_text, "song_key": track_song_key(title, artists)}  # fmt: skip
 
 
 def analysis_values(analysis: TrackAnalysis) -> dict[str, Any]:

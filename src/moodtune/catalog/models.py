@@ -105,6 +105,10 @@ class Source(Base):
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+#: ``tracks.source`` of the tracks that ``moodtune library add`` analysed.
+LIBRARY_SOURCE = "library"
+
+
 class Track(Base):
     """A track from an imported catalog or an analysed file, in DESIGN.md section 5 vocabulary."""
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from moodtune.catalog.models import (
+    LIBRARY_SOURCE,
     FeedbackEvent,
     Genre,
     Listener,
@@ -29,6 +30,7 @@ from moodtune.catalog.models import (
 )
 from moodtune.errors import InvalidInput, NotFound, Revoked
 from moodtune.recommend.genres import GenreLinks
+from moodtune.recommend.rank import track_song_key
 
 __all__ = [
     "MATRIX_COLUMNS",
@@ -38,6 +40,7 @@ __all__ = [
     "add_feedback",
     "catalog_summary",
     "catalog_version",
+    "described",
     "create_playlist",
     "delete_playlist",
     "embedding_matrix",
@@ -272,9 +275,19 @@ def catalog_version(*, session: Session) -> tuple[int, datetime | None]:
     return int(count), newest
 
 
+def described(
+    title: str, artists: list[str], album: str | None, year: int | None
+) -> dict[str, Any]:
+    """The descriptive columns of a track, with its search text and song key: one rule for
+    catalog files, music libraries and media servers."""
+    search_text = " ".join([title, *artists, album or ""]).casefold().strip()
+    return {"title": title, "artists": artists, "album": album, "year": year,
+            "search_text": search_text, "song_key": track_song_key(title, artists)}  # fmt: skip
+
+
 def library_track_count(*, session: Session) -> int:
     """Tracks that came from music libraries (``moodtune library add``)."""
-    query = select(func.count()).select_from(Track).where(Track.source == "library")
+    query = select(func.count()).select_from(Track).where(Track.source == LIBRARY_SOURCE)
     return int(session.scalar(query) or 0)
 
 

@@ -30,11 +30,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from moodtune.audio.analysis import TrackAnalysis, analyse_unnamed
 from moodtune.audio.embed import DEFAULT_AUDIO_MODEL, AudioModel
+from moodtune.catalog import repo
 from moodtune.catalog.db import session_scope
 from moodtune.catalog.library import (
     ProgressCallback,
     analysis_values,
-    described,
     store_analysed,
 )
 from moodtune.catalog.models import Playlist, PlaylistPush, Source, Track, utcnow
@@ -234,7 +234,7 @@ def _store_song(
         storage.put(cover_key, data)
     values = {
         "source": source.kind,
-        **described(song.title, song.artists, song.album, song.year),
+        **repo.described(song.title, song.artists, song.album, song.year),
         **analysis_values(analysis),
         "audio_mime": song.content_type,
         "cover_key": cover_key,
