@@ -41,7 +41,7 @@ from moodtune.catalog.importers import import_catalog
 from moodtune.catalog.index import load_snapshot
 from moodtune.catalog.snapshot import SnapshotStore
 from moodtune.recommend import EMOTIONS, FEATURES, RankQuery, TrackMatrix, plan_mood, rank
-from moodtune.recommend.cells import with_cells
+from moodtune.recommend.cells import ApartRows, with_cells
 from moodtune.recommend.genres import GenreLinks
 from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.synthetic import resample
@@ -97,6 +97,7 @@ def columns_of(matrix: TrackMatrix) -> dict[str, Any]:
 
 
 _SPACES: dict[int, TasteSpace] = {}
+_APART: dict[int, ApartRows | None] = {}
 
 
 def taste_space(matrix: TrackMatrix) -> TasteSpace:
@@ -110,6 +111,13 @@ def taste_space(matrix: TrackMatrix) -> TasteSpace:
             columns=matrix.taste_columns(),
         )  # fmt: skip
     return _SPACES[id(matrix)]
+
+
+def apart_rows(matrix: TrackMatrix) -> ApartRows | None:
+    """The analysed tracks in cells of their own, as the service keeps them per snapshot."""
+    if id(matrix) not in _APART:
+        _APART[id(matrix)] = ApartRows.of(matrix, taste_space(matrix).embedded_rows)
+    return _APART[id(matrix)]
 
 
 def taste_of(matrix: TrackMatrix, rng: np.random.Generator) -> np.ndarray:
@@ -151,17 +159,19 @@ def requests(kind: str, count: int, seed: int, matrix: TrackMatrix) -> list[dict
 
 def query_of(spec: dict[str, Any], matrix: TrackMatrix) -> RankQuery:
     plan = plan_mood(spec["emotions"], strategy=spec["strategy"], n=10, preset=spec["preset"])
-    taste = cell_max = None
+    taste = cell_max = bounds = None
     if "taste_seed" in spec:  # scores and their per-cell best: the service's taste cache
         taste = taste_of(matrix, np.random.default_rng(spec["taste_seed"]))
         cell_max = matrix.cells.taste_max(taste) if matrix.cells is not None else None
+        apart = apart_rows(matrix)
+        bounds = apart.bounds(matrix, taste) if apart is not None else None
     return RankQuery(
         targets=plan.targets, intents=plan.intents, n=10, journey=spec["strategy"] == "journey",
         points=plan.path, heard_weight=plan.heard_weight, genres=tuple(spec.get("genres", ())),
         popularity=spec.get("popularity", "any"), allow_explicit=spec.get("allow_explicit", True),
         playable_only=spec.get("playable_only", False), taste=taste,
         taste_weight=0.3 if taste is not None else 0.0, taste_cell_max=cell_max,
-        seed=spec["seed"],
+        taste_bounds=bounds, seed=spec["seed"],
     )  # fmt: skip
 
 
@@ -235,6 +245,9 @@ def run_size(label: str, matrix: TrackMatrix, count: int, workdir: Path) -> dict
     path = store.write("bench", (len(matrix), None), matrix, empty)
     write_s = time.perf_counter() - started
     size = sum(f.stat().st_size for f in path.iterdir())
+    started = time.perf_counter()
+    apart_rows(matrix)
+    apart_s = time.perf_counter() - started
     specs = {kind: requests(kind, count, 20261206, matrix) for kind in TYPES}
     mapped = mapped_process(store.root, specs, workdir)
     exhaustive: dict[str, Any] = {}
@@ -258,6 +271,7 @@ def run_size(label: str, matrix: TrackMatrix, count: int, workdir: Path) -> dict
         "cells": len(matrix.cells) if matrix.cells is not None else 0,
         "cell_build_s": round(cells_s, 2),
         "snapshot_write_s": round(write_s, 2),
+        "taste_space_and_apart_cells_s": round(apart_s, 2),
         "snapshot_mb": round(size / 2**20, 1),
         "process_start_to_first_answer_s": round(mapped["start_to_first_answer_s"], 3),
         "mapped_process_peak_rss_mb": round(mapped["peak_rss_mb"], 1),

@@ -16,6 +16,7 @@ from moodtune.catalog import repo
 from moodtune.catalog.index import CatalogIndex, CatalogSnapshot
 from moodtune.catalog.models import FeedbackEvent, Track
 from moodtune.recommend import MoodPlan, RankedTrack, RankQuery, TrackMatrix, plan_mood, rank
+from moodtune.recommend.cells import ApartRows, TasteBounds
 from moodtune.recommend.mood import EmotionInput, Goal, Strategy
 from moodtune.recommend.rank import Popularity
 from moodtune.recommend.reasons import Reason
@@ -109,6 +110,7 @@ def recommend_playlist(
         taste=taste.scores if taste is not None else None,
         taste_weight=TASTE_WEIGHTS[params.personalization] if taste is not None else 0.0,
         taste_cell_max=taste.cell_max if taste is not None else None,
+        taste_bounds=taste.bounds if taste is not None else None,
         seed=seed,
     )
     ranked = rank(matrix, query)
@@ -129,19 +131,29 @@ TasteKey = tuple[str, int, tuple[int, datetime | None]]
 class ListenerTaste:
     """A listener's taste score (0..1) per matrix row, and the best of them per cell of the
     matrix's cells (None without cells), which the bounded search would otherwise recompute
-    on every request."""
+    on every request; with analysed tracks, also the bounds with those searched apart."""
 
     scores: np.ndarray
     cell_max: np.ndarray | None = None
+    bounds: TasteBounds | None = None
 
     @classmethod
-    def of(cls, scores: np.ndarray, matrix: TrackMatrix) -> "ListenerTaste":
+    def of(
+        cls, scores: np.ndarray, matrix: TrackMatrix, apart: ApartRows | None = None
+    ) -> "ListenerTaste":
         cells = matrix.cells
-        return cls(scores, cells.taste_max(scores) if cells is not None else None)
+        return cls(
+            scores,
+            cells.taste_max(scores) if cells is not None else None,
+            apart.bounds(matrix, scores) if apart is not None else None,
+        )
 
     @property
     def nbytes(self) -> int:
-        return self.scores.nbytes + (self.cell_max.nbytes if self.cell_max is not None else 0)
+        extra = [self.cell_max] if self.cell_max is not None else []
+        if self.bounds is not None:
+            extra += [self.bounds.rest_max, self.bounds.apart_max]
+        return self.scores.nbytes + sum(a.nbytes for a in extra)
 
 
 class TasteCache:
@@ -204,7 +216,7 @@ def listener_taste(
         model = fit_taste(space, labels_from_events(_as_events(events)), model=DEFAULT_MODEL)
         if model is None:
             return None
-        return ListenerTaste.of(space.score(model), snapshot.matrix)
+        return ListenerTaste.of(space.score(model), snapshot.matrix, snapshot.apart_rows)
 
     return cache.get_or_fit((listener_id, events[-1].id, snapshot.version), fit)
 

@@ -33,7 +33,7 @@ from moodtune.catalog.snapshot import (
     snapshot_key,
 )
 from moodtune.recommend import TrackMatrix
-from moodtune.recommend.cells import with_cells
+from moodtune.recommend.cells import ApartRows, with_cells
 from moodtune.recommend.heard import HeardMoodModel, shipped_heard_model
 from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.taste import TasteSpace
@@ -75,6 +75,12 @@ class CatalogSnapshot:
             (table.ids, table.vectors),
             columns=self.matrix.taste_columns(),
         )
+
+    @cached_property
+    def apart_rows(self) -> ApartRows | None:
+        """The analysed tracks in cells of their own, searched apart in personalised
+        requests; built with the taste space (about 1 s for 500k analysed tracks)."""
+        return ApartRows.of(self.matrix, self.taste_space.embedded_rows)
 
 
 def _build_from_sql(session: Session) -> tuple[TrackMatrix, EmbeddingTable]:

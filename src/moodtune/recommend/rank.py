@@ -24,7 +24,7 @@ from moodtune.recommend.reasons import Reason, ReasonParam
 from moodtune.recommend.vocabulary import FEATURES
 
 if TYPE_CHECKING:
-    from moodtune.recommend.cells import CellIndex, GenreCells
+    from moodtune.recommend.cells import CellIndex, GenreCells, TasteBounds
 
 __all__ = [
     "FEATURES",
@@ -372,6 +372,9 @@ class RankQuery:
     #: Per cell of ``matrix.cells``, the best of ``taste`` (``CellIndex.taste_max``): saves a
     #: pass over every row when the same listener's scores rank again.
     taste_cell_max: np.ndarray | None = None
+    #: The same listener's bounds with the analysed tracks searched apart
+    #: (``cells.TasteBounds``): tighter for requests over the whole catalog.
+    taste_bounds: "TasteBounds | None" = None
     max_per_artist: int = 2
     seed: int | None = None
     #: Gumbel noise scale on scores: near-ties vary between seeds, clear winners stay.
@@ -544,6 +547,7 @@ class Scorer:
         self.taste = query.taste if weighted_taste else None
         self.taste_weight = float(query.taste_weight) if weighted_taste else 0.0
         self.taste_cell_max = query.taste_cell_max if weighted_taste else None
+        self.taste_bounds = query.taste_bounds if weighted_taste else None
 
     def __call__(self, step: int, rows: np.ndarray | None) -> np.ndarray:
         """float32 scores of ``rows`` (all rows when None) for target ``step``."""

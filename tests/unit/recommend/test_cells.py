@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from moodtune.catalog.index import CatalogSnapshot
 from moodtune.catalog.snapshot import SnapshotStore
 from moodtune.recommend import EMOTIONS, FEATURES, STRATEGIES, RankQuery, TrackMatrix, rank
-from moodtune.recommend.cells import _best_mixture, _ranges, with_cells
+from moodtune.recommend.cells import ApartRows, _best_mixture, _ranges, with_cells
 from moodtune.recommend.rank import Scorer
 from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.synthetic import resample
-from moodtune.recommend.taste import LogisticTaste
+from moodtune.recommend.taste import LogisticTaste, TasteSpace
+from moodtune.service import ListenerTaste
 from tests.unit.recommend.conftest import query_for
 
 GENRES = ("rock", "pop", "edm", "jazz", "latin", "r&b", "classical", "ambient")
@@ -121,6 +123,55 @@ def test_the_bounded_search_gives_the_exhaustive_list(million: TrackMatrix, seed
         scanned = rank(million, query, exhaustive=True)
         assert [(t.id, t.score) for t in pruned] == [(t.id, t.score) for t in scanned]
         assert [t.reasons for t in pruned] == [t.reasons for t in scanned]
+
+
+@pytest.fixture(scope="module")
+def analysed(million: TrackMatrix) -> TasteSpace:
+    """The service's taste space with the playable 5 % analysed (random embeddings)."""
+    rows = million.playable_rows
+    vectors = np.random.default_rng(3).normal(0.0, 1.0, (len(rows), 32)).astype(np.float32)
+    return TasteSpace.build(million.ids, million.features, (million.ids[rows], vectors),
+                            columns=million.taste_columns())  # fmt: skip
+
+
+def test_with_the_analysed_tracks_apart_the_search_gives_the_exhaustive_list(
+    million: TrackMatrix, analysed: TasteSpace
+) -> None:
+    apart = ApartRows.of(million, analysed.embedded_rows)
+    assert apart is not None
+    assert apart.mask.sum() == len(million.playable_rows)
+    rng = np.random.default_rng(21)
+    for i, query in enumerate(_queries(million, 36, seed=21)):
+        model = LogisticTaste(rng.normal(0.0, 1.5, analysed.width).astype(np.float32), -0.5)
+        taste = analysed.score(model)
+        bounds = apart.bounds(million, taste)
+        assert np.all(bounds.apart_max == np.maximum.reduceat(
+            taste[apart.cells.rows], apart.cells.cells.starts[:-1]))  # fmt: skip
+        query = replace(query, taste=taste, taste_weight=(0.3, 0.6)[i % 2], taste_bounds=bounds)
+        pruned = rank(million, query)
+        scanned = rank(million, query, exhaustive=True)
+        assert [(t.id, t.score) for t in pruned] == [(t.id, t.score) for t in scanned]
+
+
+def test_a_snapshot_searches_its_analysed_tracks_apart_for_a_listener(
+    million: TrackMatrix, analysed: TasteSpace
+) -> None:
+    rows = analysed.embedded_rows
+    vectors = np.asarray(analysed.embedding_source)[analysed.embedding_at]
+    snapshot = CatalogSnapshot(
+        (len(million), None), million, EmbeddingTable(million.ids[rows], vectors)
+    )
+    assert snapshot.apart_rows is not None
+    assert np.array_equal(np.flatnonzero(snapshot.apart_rows.mask), rows)
+    model = LogisticTaste(np.random.default_rng(4).normal(0.0, 1.5, analysed.width), -0.5)
+    taste = ListenerTaste.of(snapshot.taste_space.score(model), million, snapshot.apart_rows)
+    assert taste.bounds is not None
+    query = query_for("sad", "journey", 12, seed=3, taste=taste.scores, taste_weight=0.3,
+                      taste_cell_max=taste.cell_max, taste_bounds=taste.bounds)  # fmt: skip
+    pruned = rank(million, query)
+    assert [(t.id, t.score) for t in pruned] == [
+        (t.id, t.score) for t in rank(million, query, exhaustive=True)
+    ]
 
 
 def test_a_playable_filter_with_nothing_playable_gives_an_empty_list(
