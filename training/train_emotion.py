@@ -14,7 +14,9 @@ power ``class_balance``.
 The run checkpoints every epoch (``<out>/last.pt``) and resumes from there when started again
 with the same config, so it can run in the background over hours. On CPUs with AMX/AVX-512
 bf16 it trains in bfloat16 autocast (about 3x faster here); with CUDA it uses the GPU.
-Overrides: ``--key=value`` for any field of ``Config``.
+Overrides: ``--key=value`` for any field of ``Config``. ``--teacher=<model.onnx>`` mixes a
+trained model's calibrated predictions into the targets (distillation; of an ensemble when the
+model is a ``fit_emotion_head.py`` merge of several bodies).
 """
 
 import os
@@ -84,6 +86,10 @@ class Config:
     threads: int = 2
     device: str = "auto"  # auto: cuda if available, else cpu
     bf16: bool = True  # bfloat16 autocast where the hardware has it
+    #: a trained model (ONNX with ``prior_logits``, e.g. the shipped one) whose calibrated
+    #: predictions on the clean aligned crops take ``teacher_mix`` of every target ("" for none)
+    teacher: str = ""
+    teacher_mix: float = 0.5
 
 
 class EmotionNet(nn.Module):
@@ -118,6 +124,25 @@ def soft_targets(labels: np.ndarray, votes: np.ndarray | None, config: Config) -
         dist = np.where(aligned[:, None], fer_votes / np.maximum(totals, 1), onehot)
         target = (1 - config.ferplus_mix) * onehot + config.ferplus_mix * dist
     return (1 - config.label_smoothing) * target + config.label_smoothing / 7
+
+
+def teacher_targets(path: Path, crops: np.ndarray, config: Config) -> np.ndarray:
+    """Calibrated class probabilities of a trained model on aligned (n, 48, 48) crops, flip
+    averaged as at run time. Why: a born-again student (Furlanello et al. 2018) learns from its
+    teacher's view of every image, which carries more than the one FER2013 label."""
+    import onnxruntime as ort  # only needed with a teacher
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    m = (config.image_size - config.crop) // 2
+    out = []
+    for i in range(0, len(crops), 512):
+        x = crops[i : i + 512, m : m + config.crop, m : m + config.crop].astype(np.float32) / 255
+        both = np.ascontiguousarray(np.concatenate([x, x[:, :, ::-1]])[:, None])
+        logits = session.run(["prior_logits"], {"input": both})[0]
+        out.append((logits[: len(x)] + logits[len(x) :]) / 2)
+    logits = np.concatenate(out)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def ckplus_split(subjects: np.ndarray, config: Config) -> np.ndarray:
@@ -163,6 +188,13 @@ def build_data(config: Config, out: Path) -> dict[str, object]:
         data["ckplus_subjects"] = {"train": int(len(set(ck["subjects"][~held]))),
                                    "val": int(len(set(ck["subjects"][held])))}  # fmt: skip
         hashes["ckplus"] = file_sha256(Path(config.ckplus))
+    if config.teacher:
+        crops = align_crops(data["train_images"], data["train_landmarks"])  # type: ignore[arg-type]
+        teacher = teacher_targets(Path(config.teacher), crops, config)
+        data["train_targets"] = (1 - config.teacher_mix) * data["train_targets"] + (  # type: ignore[operator]
+            config.teacher_mix * teacher
+        )
+        hashes["teacher"] = file_sha256(Path(config.teacher))
     data["hashes"] = hashes
     return data
 

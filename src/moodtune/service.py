@@ -150,10 +150,9 @@ class ListenerTaste:
 
     @property
     def nbytes(self) -> int:
-        extra = [self.cell_max] if self.cell_max is not None else []
-        if self.bounds is not None:
-            extra += [self.bounds.rest_max, self.bounds.apart_max]
-        return self.scores.nbytes + sum(a.nbytes for a in extra)
+        cell_max = self.cell_max.nbytes if self.cell_max is not None else 0
+        bounds = self.bounds.nbytes if self.bounds is not None else 0
+        return self.scores.nbytes + cell_max + bounds
 
 
 class TasteCache:

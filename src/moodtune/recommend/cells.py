@@ -16,7 +16,8 @@ Scores come from the same :class:`~moodtune.recommend.rank.Scorer` as the exhaus
 ties break by row in both, so the answer is identical to scanning every row; only the work
 differs. Requests whose filter leaves few rows (a small genre, the playable tracks) score those
 rows directly; a large genre has cells of its own rows (:class:`GenreCells`), whose bounds are
-tight for that genre where the catalog's cells mix every genre. Rankings by features alone (the
+tight for that genre where the catalog's cells mix every genre. With a listener's taste, the
+analysed tracks are searched apart (:class:`ApartRows`). Rankings by features alone (the
 ``linear`` and ``table`` presets, no heard mood) search cells split on the features those
 presets weigh, ``key`` among them, which the main cells leave unsplit.
 """
@@ -56,6 +57,7 @@ _SPLIT_FEATURES = {"tempo": 0.5, "mode": 0.3, "valence": 0.2, "energy": 0.2,
                    "danceability": 0.1, "acousticness": 0.1, "loudness": 0.1}  # fmt: skip
 _SPLIT_PROBS = 1.0
 _SPLIT_POPULARITY = 0.3
+_SPLIT_TASTE = 1.0
 #: Name of the feature cells in the search's caches (no genre can be named so: genres are
 #: stored trimmed).
 FEATURE_CELLS = " features"
@@ -110,8 +112,9 @@ class CellIndex:
     def taste_max(self, taste: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Each cell's best taste score (cells over ``rows`` when given): one pass over the
         rows, worth caching with the listener's scores (``RankQuery.taste_cell_max``)."""
-        values = np.asarray(taste if rows is None else taste[rows], dtype=np.float64)
-        return np.maximum.reduceat(values, self.starts[:-1])
+        values = taste if rows is None else taste[rows]
+        # the max is exact in the scores' own precision: no float64 copy of every row
+        return np.maximum.reduceat(values, self.starts[:-1]).astype(np.float64)
 
     def search(self, matrix: TrackMatrix, scorer: Scorer, eligible: Eligibility) -> Search:
         return PrunedSearch(matrix, self, scorer, eligible)
@@ -179,49 +182,60 @@ class GenreCells:
 
 @dataclass(frozen=True, eq=False)
 class ApartRows:
-    """Rows searched apart from the catalog's cells when a listener's taste is in the score:
-    the analysed tracks, in cells of their own, and a mask of them over all rows.
+    """Rows searched apart from the catalog's cells when a listener's taste is in the score
+    (the analysed tracks), as a sorted row list and a mask over all rows.
 
     Why: a taste learned from likes is smooth over the features, so a cell of similar tracks
     has a tight best taste, but an analysed track's embedding moves its taste whatever its
-    features: a few analysed tracks in every cell lift every cell's taste bound (measured at
-    10M tracks with 5 % analysed: taste p99 34 ms, journey + taste 124 ms). Apart, each half
-    has tight bounds.
+    features: a few analysed tracks in every cell lifted every cell's taste bound (measured at
+    10M tracks with 5 % analysed: taste p99 34 ms, journey + taste 124 ms). Apart, the catalog's
+    cells keep tight bounds, and the analysed tracks get cells split on each listener's taste
+    as well as on the features (:meth:`bounds`), so that their bounds are tight too.
     """
 
-    cells: GenreCells
-    mask: np.ndarray  # bool (n,): True for the rows in ``cells``
+    rows: np.ndarray  # int64, sorted
+    mask: np.ndarray  # bool (n,): True for ``rows``
 
     @classmethod
-    def of(
-        cls, matrix: TrackMatrix, rows: np.ndarray, leaf_size: int = LEAF_SIZE
-    ) -> "ApartRows | None":
+    def of(cls, matrix: TrackMatrix, rows: np.ndarray) -> "ApartRows | None":
         """None when the matrix has no cells or ``rows`` is empty: nothing to split."""
-        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
         if matrix.cells is None or not len(rows):
             return None
         mask = np.zeros(len(matrix), dtype=bool)
         mask[rows] = True
-        return cls(_cells_of_rows(matrix, leaf_size, rows), mask)
+        return cls(rows, mask)
 
-    def bounds(self, matrix: TrackMatrix, taste: np.ndarray) -> "TasteBounds":
-        """One listener's best taste per cell of each half (cached with their scores)."""
+    def bounds(
+        self, matrix: TrackMatrix, taste: np.ndarray, leaf_size: int = LEAF_SIZE
+    ) -> "TasteBounds":
+        """One listener's cells of the rows apart and the best taste per cell of each half,
+        cached with their scores (0.6 s and 4 MB per 500k analysed tracks, measured at 10M)."""
         assert matrix.cells is not None
-        rest = np.array(taste, dtype=np.float32)
-        rest[self.mask] = -np.inf
+        order, starts = cell_order(matrix, leaf_size, self.rows, taste=taste)
+        cells = CellIndex.of_ordered(matrix, starts, order)
+        rest = np.where(self.mask, np.float32(-np.inf), taste)
         return TasteBounds(
-            self, matrix.cells.taste_max(rest), self.cells.cells.taste_max(taste, self.cells.rows)
+            self,
+            GenreCells(order, cells),
+            matrix.cells.taste_max(rest),
+            cells.taste_max(taste, order),
         )
 
 
 @dataclass(frozen=True, eq=False)
 class TasteBounds:
-    """A listener's best taste in each of the catalog's cells over the rows not apart
-    (-inf where a cell holds only those), and in each cell of the rows apart."""
+    """A listener's cells of the rows apart, and the best taste in each of the catalog's cells
+    over the rows not apart (-inf where a cell holds only those) and in each cell apart."""
 
     apart: ApartRows
+    cells: GenreCells
     rest_max: np.ndarray  # float64 (C,)
-    apart_max: np.ndarray  # float64 (cells of ``apart``,)
+    apart_max: np.ndarray  # float64 (cells of ``cells``,)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.cells.rows, self.rest_max, self.apart_max))
 
 
 class PrunedSearch(Search):
@@ -255,17 +269,19 @@ class PrunedSearch(Search):
         if group_rows is not None and len(group_rows) <= SCAN_ROWS:
             return self._scan.top(step, genre, k)
         if group_rows is None and self.scorer.taste_bounds is not None:
-            return self._top_with_apart(step, k, self.scorer.taste_bounds.apart)
+            return self._top_with_apart(step, k, self.scorer.taste_bounds)
         return self._best(step, k, None, self.cells, group_rows, first, last)
 
-    def _top_with_apart(self, step: int, k: int, apart: ApartRows) -> tuple[np.ndarray, np.ndarray]:
+    def _top_with_apart(
+        self, step: int, k: int, taste: "TasteBounds"
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The k best of the rows apart, then of the others in the catalog's cells, started
         from the first k best (a high k-th score from the start prunes more cells)."""
-        starts = apart.cells.cells.starts
-        best = self._best(step, k, TASTE_APART, apart.cells.cells, apart.cells.rows,
+        starts = taste.cells.cells.starts
+        best = self._best(step, k, TASTE_APART, taste.cells.cells, taste.cells.rows,
                           starts[:-1], starts[1:])  # fmt: skip
         return self._best(step, k, TASTE_REST, self.cells, None, self.cells.starts[:-1],
-                          self.cells.starts[1:], found=best, skip=apart.mask)  # fmt: skip
+                          self.cells.starts[1:], found=best, skip=taste.apart.mask)  # fmt: skip
 
     def _top_of_union(self, step: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k best of several genres: the k best of each (own cells, or a direct scan when
@@ -387,6 +403,7 @@ def cell_order(
     leaf_size: int = LEAF_SIZE,
     rows: np.ndarray | None = None,
     features_only: dict[str, float] | None = None,
+    taste: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """An order of the rows (or of ``rows``) that puts each cell's rows together, and the
     cells' starts (positions in that order).
@@ -394,7 +411,8 @@ def cell_order(
     Median splits, k-d tree style, each on the column with the widest weighted range in that
     cell; a loop over cells (a few thousand at 10M rows), numpy inside. The columns are the
     features, heard-mood probabilities and popularity that weigh most in a score, or only the
-    features ``features_only`` with their weights.
+    features ``features_only`` with their weights; with a listener's ``taste`` (per row of
+    the matrix), that too.
     """
 
     def take(values: np.ndarray) -> np.ndarray:
@@ -402,12 +420,14 @@ def cell_order(
 
     features = take(matrix.features)
     split = _SPLIT_FEATURES if features_only is None else features_only
-    columns = [features[:, FEATURES.index(f)] * w for f, w in split.items()]
+    columns: list[np.ndarray] = [features[:, FEATURES.index(f)] * w for f, w in split.items()]
     if features_only is None:
         probs = take(matrix.heard.probs)
         columns += [probs[:, q] * _SPLIT_PROBS for q in range(probs.shape[1])]
         popularity = np.asarray(take(matrix.popularity), np.float32) / 100.0
         columns.append(np.nan_to_num(popularity, nan=0.5) * _SPLIT_POPULARITY)
+    if taste is not None:
+        columns.append(np.asarray(take(taste), np.float32) * _SPLIT_TASTE)
     data = np.stack(columns, axis=1).astype(np.float32)  # (n, D)
     order = np.arange(len(data), dtype=np.int64)
     pending, starts = [(0, len(data))], [0]
