@@ -51,6 +51,7 @@ from emotion_data import (
 )
 
 from moodtune.vision.align import align_crops, alignment_signature
+from moodtune.vision.emotion import CropSpec, OnnxEmotionClassifier
 
 #: FERPlus vote columns (neutral, happiness, surprise, sadness, anger, disgust, fear, contempt,
 #: unknown, NF) -> FER2013 order.
@@ -126,21 +127,20 @@ def soft_targets(labels: np.ndarray, votes: np.ndarray | None, config: Config) -
     return (1 - config.label_smoothing) * target + config.label_smoothing / 7
 
 
-def teacher_targets(path: Path, crops: np.ndarray, config: Config) -> np.ndarray:
-    """Calibrated class probabilities of a trained model on aligned (n, 48, 48) crops, flip
-    averaged as at run time. Why: a born-again student (Furlanello et al. 2018) learns from its
-    teacher's view of every image, which carries more than the one FER2013 label."""
+def teacher_targets(path: Path, crops: np.ndarray) -> np.ndarray:
+    """Calibrated class probabilities of a trained model (its ``prior_logits``) on aligned
+    (n, 48, 48) crops, read as the runtime reads it (flip averaged). Why: a born-again student
+    (Furlanello et al. 2018) learns from its teacher's view of every image, which carries more
+    than the one FER2013 label."""
     import onnxruntime as ort  # only needed with a teacher
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    m = (config.image_size - config.crop) // 2
-    out = []
-    for i in range(0, len(crops), 512):
-        x = crops[i : i + 512, m : m + config.crop, m : m + config.crop].astype(np.float32) / 255
-        both = np.ascontiguousarray(np.concatenate([x, x[:, :, ::-1]])[:, None])
-        logits = session.run(["prior_logits"], {"input": both})[0]
-        out.append((logits[: len(x)] + logits[len(x) :]) / 2)
-    logits = np.concatenate(out)
+    teacher = OnnxEmotionClassifier(
+        session, session.get_modelmeta().custom_metadata_map, CropSpec()
+    )
+    logits = np.concatenate(
+        [teacher.logits(crops[i : i + 512], "prior_logits") for i in range(0, len(crops), 512)]
+    )
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
@@ -190,7 +190,7 @@ def build_data(config: Config, out: Path) -> dict[str, object]:
         hashes["ckplus"] = file_sha256(Path(config.ckplus))
     if config.teacher:
         crops = align_crops(data["train_images"], data["train_landmarks"])  # type: ignore[arg-type]
-        teacher = teacher_targets(Path(config.teacher), crops, config)
+        teacher = teacher_targets(Path(config.teacher), crops)
         data["train_targets"] = (1 - config.teacher_mix) * data["train_targets"] + (  # type: ignore[operator]
             config.teacher_mix * teacher
         )

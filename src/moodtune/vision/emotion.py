@@ -151,6 +151,16 @@ class OnnxEmotionClassifier:
         -------
         probs : np.ndarray [shape=(n, 7)], float32, rows sum to 1, in ``classes`` order
         """
+        logits = self.logits(crops) / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float32)
+
+    def logits(self, crops: np.ndarray, output: str = "logits") -> np.ndarray:
+        """Logits of (n, image_size, image_size) uint8 crops from the graph's ``output``,
+        averaged with the mirrored crop's when the model flips, before the temperature.
+        ``prior_logits`` is the trained layer that ``fit_emotion_head.py`` keeps beside the
+        fitted one (already calibrated): what a student model learns from."""
         crops = np.asarray(crops)
         if crops.ndim != 3 or crops.shape[1:] != (self.image_size, self.image_size):
             raise InvalidInput(
@@ -163,10 +173,7 @@ class OnnxEmotionClassifier:
         x = ((x - self.mean) / self.std)[:, None, :, :]
         if self.flip:
             x = np.concatenate([x, x[:, :, :, ::-1]])
-        logits = self.session.run(["logits"], {"input": np.ascontiguousarray(x)})[0]
+        logits = self.session.run([output], {"input": np.ascontiguousarray(x)})[0]
         if self.flip:
             logits = (logits[: len(crops)] + logits[len(crops) :]) / 2
-        logits = logits / self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float32)
+        return np.asarray(logits)
