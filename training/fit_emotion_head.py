@@ -52,7 +52,7 @@ from train_emotion import config_hash, expected_calibration_error, fit_temperatu
 
 from moodtune.errors import NoFace
 from moodtune.vision.align import align_crops, alignment_signature, crop_landmarks
-from moodtune.vision.emotion import CropSpec, face_crop
+from moodtune.vision.emotion import CropSpec, OnnxEmotionClassifier, face_crop
 from moodtune.vision.evaluate import classification_report
 from moodtune.vision.faces import make_detector
 from moodtune.vision.images import decode_photo
@@ -122,17 +122,10 @@ def body_features(body: Body, crops: np.ndarray, batch: int = 256) -> np.ndarray
             helper.make_tensor_value_info(body.features, TensorProto.FLOAT, None)
         )
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    meta = body.metadata
-    size, crop = int(meta["image_size"]), int(meta["crop"])
-    m = (size - crop) // 2
-    out = []
-    for i in range(0, len(crops), batch):
-        x = crops[i : i + batch, m : m + crop, m : m + crop].astype(np.float32) / 255.0
-        x = ((x - float(meta["mean"])) / float(meta["std"]))[:, None]
-        both = np.concatenate([x, x[:, :, :, ::-1]])
-        f = session.run([body.features], {"input": np.ascontiguousarray(both)})[0]
-        out.append((f[: len(x)] + f[len(x) :]) / 2)
-    return np.concatenate(out)
+    reader = OnnxEmotionClassifier(session, body.metadata, CropSpec())
+    return np.concatenate(
+        [reader.logits(crops[i : i + batch], body.features) for i in range(0, len(crops), batch)]
+    )
 
 
 def prior_layer(bodies: list[Body]) -> tuple[np.ndarray, np.ndarray]:
