@@ -46,6 +46,7 @@ from moodtune.recommend.genres import GenreLinks
 from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.synthetic import resample
 from moodtune.recommend.taste import LogisticTaste, TasteSpace
+from moodtune.service import ListenerTaste
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "src" / "moodtune" / "data" / "spotify_tracks.csv.gz"
@@ -159,19 +160,19 @@ def requests(kind: str, count: int, seed: int, matrix: TrackMatrix) -> list[dict
 
 def query_of(spec: dict[str, Any], matrix: TrackMatrix) -> RankQuery:
     plan = plan_mood(spec["emotions"], strategy=spec["strategy"], n=10, preset=spec["preset"])
-    taste = cell_max = bounds = None
-    if "taste_seed" in spec:  # scores and their per-cell best: the service's taste cache
-        taste = taste_of(matrix, np.random.default_rng(spec["taste_seed"]))
-        cell_max = matrix.cells.taste_max(taste) if matrix.cells is not None else None
-        apart = apart_rows(matrix)
-        bounds = apart.bounds(matrix, taste) if apart is not None else None
+    taste = None
+    if "taste_seed" in spec:  # scores and their bounds, as the service's taste cache holds them
+        scores = taste_of(matrix, np.random.default_rng(spec["taste_seed"]))
+        taste = ListenerTaste.of(scores, matrix, apart_rows(matrix))
     return RankQuery(
         targets=plan.targets, intents=plan.intents, n=10, journey=spec["strategy"] == "journey",
         points=plan.path, heard_weight=plan.heard_weight, genres=tuple(spec.get("genres", ())),
         popularity=spec.get("popularity", "any"), allow_explicit=spec.get("allow_explicit", True),
-        playable_only=spec.get("playable_only", False), taste=taste,
-        taste_weight=0.3 if taste is not None else 0.0, taste_cell_max=cell_max,
-        taste_bounds=bounds, seed=spec["seed"],
+        playable_only=spec.get("playable_only", False),
+        taste=taste.scores if taste is not None else None,
+        taste_weight=0.3 if taste is not None else 0.0,
+        taste_cell_max=taste.cell_max if taste is not None else None,
+        taste_bounds=taste.bounds if taste is not None else None, seed=spec["seed"],
     )  # fmt: skip
 
 
