@@ -219,7 +219,10 @@ class BackgroundRows:
 
 
 class TasteModel(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """The model's kind (``logistic``, ``mlp``, ``centroid``); the fitted models are frozen."""
+        ...
 
     def score(self, vectors: np.ndarray) -> np.ndarray:
         """0..1 per vector: how much this listener should like the track."""
