@@ -56,7 +56,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the files or their meaning change; older code refuses newer snapshots.
-FORMAT = 3  # 2: cells of their own for large genres; 3: feature cells
+FORMAT = 4  # 2: cells of their own for large genres; 3: feature cells; 4: playable cells
 MANIFEST = "manifest.json"
 REMOTE_PREFIX = "snapshots"
 #: Snapshots kept in object storage: the newest few, so a replica that has not yet seen the
@@ -68,6 +68,8 @@ _MATRIX_ARRAYS = ("ids", "values", "features", "popularity", "explicit", "artist
                   "artist_codes", "song_codes", "heard_from_audio", "non_music")  # fmt: skip
 _CELL_ARRAYS = ("starts", "feature_lo", "feature_hi", "probs_lo", "probs_hi", "popularity_lo",
                 "popularity_hi", "popularity_unknown")  # fmt: skip
+#: Matrix fields holding cells of their own over a row list, stored under their own name.
+_OWN_CELLS = ("feature_cells", "playable_cells")
 
 
 class SnapshotError(Exception):
@@ -113,10 +115,11 @@ def _arrays_of(matrix: TrackMatrix, embeddings: EmbeddingTable) -> dict[str, np.
     if matrix.cells is not None:
         arrays |= {f"cells_{n}": getattr(matrix.cells, n) for n in _CELL_ARRAYS}
     arrays |= _genre_cell_arrays(matrix)
-    if matrix.feature_cells is not None:
-        arrays["feature_cells_rows"] = matrix.feature_cells.rows
-        arrays |= {f"feature_cells_{n}": getattr(matrix.feature_cells.cells, n)
-                   for n in _CELL_ARRAYS}  # fmt: skip
+    for prefix in _OWN_CELLS:
+        own = getattr(matrix, prefix)
+        if own is not None:
+            arrays[f"{prefix}_rows"] = own.rows
+            arrays |= {f"{prefix}_{n}": getattr(own.cells, n) for n in _CELL_ARRAYS}
     arrays |= {"embedding_ids": embeddings.ids, "embedding_vectors": embeddings.vectors,
                "embedding_hidden": (embeddings.hidden if embeddings.hidden is not None
                                     else np.zeros(len(embeddings.ids), bool))}  # fmt: skip
@@ -367,12 +370,9 @@ def _matrix_of(
     genres = {
         g: arrays["genre_rows"][ptr[i] : ptr[i + 1]] for i, g in enumerate(manifest["genres"])
     }
-    cells = feature_cells = None
+    cells = None
     if "cells_starts" in arrays:
         cells = CellIndex(**{n: arrays[f"cells_{n}"] for n in _CELL_ARRAYS})
-    if "feature_cells_rows" in arrays:
-        boxes = CellIndex(**{n: arrays[f"feature_cells_{n}"] for n in _CELL_ARRAYS})
-        feature_cells = GenreCells(arrays["feature_cells_rows"], boxes)
     return TrackMatrix(
         **{name: arrays[name] for name in _MATRIX_ARRAYS},
         heard=HeardMood(arrays["heard_probs"], arrays["heard_point"], arrays["heard_spread"]),
@@ -381,8 +381,17 @@ def _matrix_of(
         playable=arrays.get("playable"),
         cells=cells,
         genre_cells=_genre_cells_of(arrays, manifest["genre_cells"]),
-        feature_cells=feature_cells,
+        feature_cells=_own_cells_of(arrays, "feature_cells"),
+        playable_cells=_own_cells_of(arrays, "playable_cells"),
     )
+
+
+def _own_cells_of(arrays: dict[str, np.ndarray], prefix: str) -> GenreCells | None:
+    """Cells of their own over a row list (see ``_OWN_CELLS``), None when not stored."""
+    if f"{prefix}_rows" not in arrays:
+        return None
+    boxes = CellIndex(**{n: arrays[f"{prefix}_{n}"] for n in _CELL_ARRAYS})
+    return GenreCells(arrays[f"{prefix}_rows"], boxes)
 
 
 def _embeddings_of(arrays: dict[str, np.ndarray]) -> EmbeddingTable:

@@ -14,9 +14,10 @@ minimum and maximum of every column a score reads. For one request the search
 
 Scores come from the same :class:`~moodtune.recommend.rank.Scorer` as the exhaustive scan and
 ties break by row in both, so the answer is identical to scanning every row; only the work
-differs. Requests whose filter leaves few rows (a small genre, the playable tracks) score those
-rows directly; a large genre has cells of its own rows (:class:`GenreCells`), whose bounds are
-tight for that genre where the catalog's cells mix every genre. With a listener's taste, the
+differs. Requests whose filter leaves few rows (a small genre, a few playable tracks) score
+those rows directly; a large genre, and the playable tracks when many, have cells of their own
+rows (:class:`GenreCells`), whose bounds are tight for those rows where the catalog's cells mix
+them with every other. With a listener's taste, the
 analysed tracks are searched apart (:class:`ApartRows`). Rankings by features alone (the
 ``linear`` and ``table`` presets, no heard mood) search cells split on the features those
 presets weigh, ``key`` among them, which the main cells leave unsplit.
@@ -58,9 +59,9 @@ _SPLIT_FEATURES = {"tempo": 0.5, "mode": 0.3, "valence": 0.2, "energy": 0.2,
 _SPLIT_PROBS = 1.0
 _SPLIT_POPULARITY = 0.3
 _SPLIT_TASTE = 1.0
-#: Name of the feature cells in the search's caches (no genre can be named so: genres are
-#: stored trimmed).
-FEATURE_CELLS = " features"
+#: Names of the feature cells and of the playable tracks' cells in the search's caches (no
+#: genre can be named so: genres are stored trimmed).
+FEATURE_CELLS, PLAYABLE_CELLS = " features", " playable"
 #: Names of the two halves of a search with the analysed tracks apart (``TasteBounds``).
 TASTE_REST, TASTE_APART = " taste rest", " taste apart"
 
@@ -293,12 +294,15 @@ class PrunedSearch(Search):
         return top_k(rows, scores[first], k)
 
     def _own_cells(self, genre: str | None) -> tuple[str, GenreCells] | None:
-        """The genre's own cells when the group is one large genre (not narrowed to the
-        playable tracks, which are few)."""
+        """Cells of the group's own rows: one large genre's, or the playable tracks' when the
+        group is all of them (a genre narrowed to its playable tracks has neither)."""
         name = genre if genre is not None else (
             self.eligible.genres[0] if len(self.eligible.genres) == 1 else None
         )  # fmt: skip
-        if name is None or self.eligible.playable_only or name not in self.matrix.genre_cells:
+        if self.eligible.playable_only:
+            playable = self.matrix.playable_cells
+            return (PLAYABLE_CELLS, playable) if name is None and playable is not None else None
+        if name is None or name not in self.matrix.genre_cells:
             return None
         return name, self.matrix.genre_cells[name]
 
@@ -330,6 +334,7 @@ class PrunedSearch(Search):
             threshold = best_scores[-1] if len(best_scores) >= k else -np.inf
             if not bounds[chosen[0]] >= threshold or bounds[chosen[0]] == -np.inf:
                 break
+            chosen = chosen[bounds[chosen] >= threshold]  # the batch's tail may be beaten
             rows = _ranges(first[chosen], last[chosen])
             if rows_of is not None:
                 rows = rows_of[rows]
@@ -337,6 +342,9 @@ class PrunedSearch(Search):
                 rows = rows[~skip[rows]]
             rows = self.eligible.keep(self.matrix, rows)
             scores = self.scorer(step, rows)
+            if threshold > -np.inf:  # below the k-th no row can enter; a tie can (lower row)
+                better = scores >= threshold
+                rows, scores = rows[better], scores[better]
             best_rows, best_scores = top_k(
                 np.concatenate([best_rows, rows]), np.concatenate([best_scores, scores]), k
             )
@@ -476,13 +484,15 @@ def permuted(matrix: TrackMatrix, order: np.ndarray) -> TrackMatrix:
         cells=None,
         genre_cells={},
         feature_cells=None,
+        playable_cells=None,
     )
 
 
 def with_cells(matrix: TrackMatrix, leaf_size: int = LEAF_SIZE) -> TrackMatrix:
     """The matrix in cell order with its :class:`CellIndex`, cells of their own for the
-    genres with more than ``SCAN_ROWS`` rows and the feature cells (all rows, split on the
-    features that presets without heard mood weigh); unchanged when too small."""
+    genres and the playable tracks when more than ``SCAN_ROWS`` rows, and the feature cells
+    (all rows, split on the features that presets without heard mood weigh); unchanged when
+    too small."""
     if len(matrix) < max(MIN_ROWS, 2 * leaf_size):
         return matrix
     order, starts = cell_order(matrix, leaf_size)
@@ -491,11 +501,15 @@ def with_cells(matrix: TrackMatrix, leaf_size: int = LEAF_SIZE) -> TrackMatrix:
     for name, rows in ordered.genres.items():
         if len(rows) > SCAN_ROWS:
             genre_cells[name] = _cells_of_rows(ordered, leaf_size, rows)
+    playable = ordered.playable_rows
     return replace(
         ordered,
         cells=CellIndex.of_ordered(ordered, starts),
         genre_cells=genre_cells,
         feature_cells=_cells_of_rows(ordered, leaf_size, None, feature_preset_weights()),
+        playable_cells=(
+            _cells_of_rows(ordered, leaf_size, playable) if len(playable) > SCAN_ROWS else None
+        ),
     )
 
 

@@ -186,6 +186,8 @@ class TrackMatrix:
     genre_cells: "Mapping[str, GenreCells]" = field(default_factory=dict)
     #: All rows in cells split on features alone, for rankings without heard mood.
     feature_cells: "GenreCells | None" = None
+    #: The playable rows in cells of their own, when too many to score directly.
+    playable_cells: "GenreCells | None" = None
 
     def __len__(self) -> int:
         return len(self.ids)

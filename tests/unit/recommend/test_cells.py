@@ -116,6 +116,35 @@ def test_the_feature_cells_hold_every_row_and_bound_rankings_without_heard_mood(
         assert np.all(own.cells.upper_bounds(scorer, 0, None) >= best)
 
 
+@pytest.fixture(scope="module")
+def many_playable(million: TrackMatrix) -> TrackMatrix:
+    """A tenth of the tracks playable: more than are scored directly."""
+    playable = np.random.default_rng(3).random(len(million)) < 0.1
+    return with_cells(replace(million, playable=playable))
+
+
+def test_many_playable_tracks_have_cells_of_their_own_that_rank_exactly(
+    many_playable: TrackMatrix, tmp_path: Path
+) -> None:
+    own = many_playable.playable_cells
+    assert own is not None and np.array_equal(np.sort(own.rows), many_playable.playable_rows)
+    store = SnapshotStore(tmp_path)
+    empty = EmbeddingTable(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
+    store.write("k", (len(many_playable), None), many_playable, empty)
+    files = store.read("k", heard_model=many_playable.heard_model)
+    assert files is not None and files.matrix.playable_cells is not None
+    assert np.array_equal(files.matrix.playable_cells.rows, own.rows)
+    for query in _queries(many_playable, 12, seed=4):
+        query = replace(query, playable_only=True)
+        scorer = Scorer(many_playable, query)
+        best = np.maximum.reduceat(scorer(0, own.rows), own.cells.starts[:-1])
+        taste_max = None if query.taste is None else own.cells.taste_max(query.taste, own.rows)
+        assert np.all(own.cells.upper_bounds(scorer, 0, taste_max) >= best)
+        scanned = [(t.id, t.score) for t in rank(many_playable, query, exhaustive=True)]
+        assert [(t.id, t.score) for t in rank(many_playable, query)] == scanned
+        assert [(t.id, t.score) for t in rank(files.matrix, query)] == scanned
+
+
 @pytest.mark.parametrize("seed", [11, 12])
 def test_the_bounded_search_gives_the_exhaustive_list(million: TrackMatrix, seed: int) -> None:
     for query in _queries(million, 24, seed=seed):
