@@ -5,7 +5,9 @@ and score that whole recipe on faces_tw_dev leaving one performer out.
     .venv/bin/python training/package_emotion.py --run=runs/emotion_head
 
 ``--bodies`` takes one run folder or several (an ensemble in one graph; the shipped model has
-one body: a second, CPU-trained body made the ensemble worse, see the model card).
+one body: second bodies trained on CPU, a weak one and one as strong as the first, made the
+recipe worse on real photos, see the model card). ``training/extract_bodies.py`` takes the
+bodies back out of a model this script wrote, so a new body can join the shipped one.
 
 Why: the convolutional bodies trained by ``train_emotion.py`` separate the expressions of real
 photos better than their FER2013-fitted output layers read them out: on faces_tw_dev, a linear
@@ -73,6 +75,9 @@ class HeadConfig:
     l2s: tuple[float, ...] = (0.0003, 0.003, 0.03)
     ferplus_mix: float = 0.3  # as in training
     class_balance: float = 0.5  # as in training
+    #: "hflip" averages each crop with its mirror; "none" runs it once, so two bodies cost
+    #: what one body with the mirror does
+    tta: str = "hflip"
     seed: int = 20261204  # recorded in the model; the fit itself has no randomness
 
 
@@ -113,16 +118,20 @@ def load_shipped(path: Path) -> tuple[Body, tuple[np.ndarray, np.ndarray], HeadC
     return body, (weights["prior_weight"], weights["prior_bias"]), config
 
 
-def body_features(body: Body, crops: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Pooled features of (n, 48, 48) uint8 crops, averaged over the crop and its mirror (the
-    runtime's flip test-time augmentation; the output layer is linear, so this is the same)."""
+def body_features(
+    body: Body, crops: np.ndarray, batch: int = 256, tta: str | None = None
+) -> np.ndarray:
+    """Pooled features of (n, 48, 48) uint8 crops, averaged over the crop and its mirror when
+    the body's ``tta`` (or the given one) is "hflip", as the runtime does (the output layer is
+    linear, so averaging features or logits is the same)."""
     model = onnx.load(str(body.path))
     if body.features not in {o.name for o in model.graph.output}:
         model.graph.output.append(
             helper.make_tensor_value_info(body.features, TensorProto.FLOAT, None)
         )
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    reader = OnnxEmotionClassifier(session, body.metadata, CropSpec())
+    metadata = body.metadata if tta is None else {**body.metadata, "tta": tta}
+    reader = OnnxEmotionClassifier(session, metadata, CropSpec())
     return np.concatenate(
         [reader.logits(crops[i : i + batch], body.features) for i in range(0, len(crops), batch)]
     )
@@ -334,7 +343,7 @@ def main() -> None:
     prior = prior_layer(bodies)
 
     def features(crops: np.ndarray) -> np.ndarray:
-        return np.concatenate([body_features(b, crops) for b in bodies], axis=1)
+        return np.concatenate([body_features(b, crops, tta=config.tta) for b in bodies], axis=1)
 
     val_crops, val_y, val_t = fer_split(Path(config.data), "val", config.ferplus_mix)
     fer = (features(val_crops), val_y, val_t)
@@ -381,7 +390,7 @@ def main() -> None:
         "mean": "0.0",  # each body normalises inside the graph
         "std": "1.0",
         "temperature": f"{temperature:.4f}",
-        "tta": "hflip",
+        "tta": config.tta,
         "alignment": alignment_signature(),
         "training_command": "training/fit_emotion_head.py " + " ".join(sys.argv[1:]),
         "seed": str(config.seed),
