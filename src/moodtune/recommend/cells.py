@@ -17,10 +17,10 @@ ties break by row in both, so the answer is identical to scanning every row; onl
 differs. Requests whose filter leaves few rows (a small genre, a few playable tracks) score
 those rows directly; a large genre, and the playable tracks when many, have cells of their own
 rows (:class:`GenreCells`), whose bounds are tight for those rows where the catalog's cells mix
-them with every other. With a listener's taste, the
-analysed tracks are searched apart (:class:`ApartRows`). Rankings by features alone (the
-``linear`` and ``table`` presets, no heard mood) search cells split on the features those
-presets weigh, ``key`` among them, which the main cells leave unsplit.
+them with every other. With a listener's taste, the analysed tracks are searched apart
+(:class:`ApartRows`). Rankings by features alone (the ``linear`` and ``table`` presets, no
+heard mood) search cells split on the features those presets weigh, ``key`` among them, which
+the main cells leave unsplit.
 """
 
 from collections.abc import Iterator
