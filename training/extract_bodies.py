@@ -51,13 +51,20 @@ def feature_width(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray]) -
     return int(weights[last_conv.input[1]].shape[0])
 
 
-def body_model(model: onnx.ModelProto, index: int, count: int) -> onnx.ModelProto:
-    """Body ``index`` of a merged model, from its normalised input to a Gemm on its features."""
-    weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+def feature_starts(model: onnx.ModelProto, weights: dict[str, np.ndarray], count: int) -> list[int]:
+    """Where each body's pooled features begin in the concatenated ``features`` (and, last,
+    where they end)."""
     widths = [feature_width(body_nodes(model, f"body{i}/"), weights) for i in range(count)]
-    start = sum(widths[:index])
+    return [0, *np.cumsum(widths).tolist()]
+
+
+def body_model(model: onnx.ModelProto, weights: dict[str, np.ndarray], index: int,
+               starts: list[int]) -> onnx.ModelProto:  # fmt: skip
+    """Body ``index`` of a merged model of ``len(starts) - 1`` bodies (``starts`` from
+    :func:`feature_starts`), from its normalised input to a Gemm on its features."""
+    count = len(starts) - 1
     nodes = body_nodes(model, f"body{index}/")
-    layer = weights["prior_weight"][:, start : start + widths[index]] * count
+    layer = weights["prior_weight"][:, starts[index] : starts[index + 1]] * count
     nodes.append(helper.make_node("Gemm", [nodes[-1].output[0], "weight", "bias"], ["logits"],
                                   transB=1))  # fmt: skip
     used = {name for node in nodes for name in node.input}
@@ -98,11 +105,12 @@ def main() -> None:
     merged = {p.key: p.value for p in model.metadata_props}
     bodies = json.loads(merged["bodies"])
     weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    starts = feature_starts(model, weights, len(bodies))
     for index, provenance in enumerate(bodies):
         run = Path(config.out) / f"body{index}"
         run.mkdir(parents=True, exist_ok=True)
         path = run / "emotion.onnx"
-        onnx.save(body_model(model, index, len(bodies)), str(path))
+        onnx.save(body_model(model, weights, index, starts), str(path))
         write_onnx_metadata(path, body_metadata(merged, weights, index, provenance))
         print(f"{path}: {provenance.get('training_command')}")
 

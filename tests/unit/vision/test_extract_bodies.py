@@ -12,14 +12,14 @@ from moodtune.vision.emotion import DEFAULT_MODEL
 
 onnx = pytest.importorskip("onnx")
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "training"))
-from extract_bodies import body_metadata, body_model  # noqa: E402
+from extract_bodies import body_metadata, body_model, feature_starts  # noqa: E402
 
 
 def test_the_extracted_body_gives_the_models_plain_ensemble_exactly() -> None:
     model = onnx.load(str(DEFAULT_MODEL.parent / "emotion.onnx"))
     merged = {p.key: p.value for p in model.metadata_props}
     weights = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
-    body = body_model(model, 0, 1)
+    body = body_model(model, weights, 0, feature_starts(model, weights, 1))
     metadata = body_metadata(merged, weights, 0, {"seed": "1"})
     crops = np.random.default_rng(0).random((5, 1, 44, 44), dtype=np.float32)
     prior = ort.InferenceSession(model.SerializeToString()).run(["prior_logits"], {"input": crops})
