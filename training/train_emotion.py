@@ -141,8 +141,7 @@ def teacher_targets(path: Path, crops: np.ndarray) -> np.ndarray:
     logits = np.concatenate(
         [teacher.logits(crops[i : i + 512], "prior_logits") for i in range(0, len(crops), 512)]
     )
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    return F.softmax(torch.from_numpy(logits).float(), dim=1).numpy()
 
 
 def ckplus_split(subjects: np.ndarray, config: Config) -> np.ndarray:
