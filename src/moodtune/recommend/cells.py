@@ -49,8 +49,9 @@ __all__ = ["ApartRows", "CellIndex", "GenreCells", "PrunedSearch", "TasteBounds"
 LEAF_SIZE = 1024
 #: Below this many rows a matrix is scanned: cells would not pay for themselves.
 MIN_ROWS = 4 * LEAF_SIZE
-#: A genre group with at most this many rows is scored row by row, without cells.
-SCAN_ROWS = 50_000
+#: A genre group with at most this many rows is scored row by row, without cells. Measured
+#: at 10M: a genre of 44k tracks took 3.3 ms scanned and 1.0 ms by its own cells.
+SCAN_ROWS = 8 * LEAF_SIZE
 #: Added to every bound: float32 scores round differently from the float64 bounds.
 _SLACK = 1e-5
 #: Columns the tree splits on, with how much a unit of each tends to move a score.

@@ -10,7 +10,7 @@ import pytest
 from moodtune.catalog.index import CatalogSnapshot
 from moodtune.catalog.snapshot import SnapshotStore
 from moodtune.recommend import EMOTIONS, FEATURES, STRATEGIES, RankQuery, TrackMatrix, rank
-from moodtune.recommend.cells import ApartRows, _best_mixture, _ranges, with_cells
+from moodtune.recommend.cells import SCAN_ROWS, ApartRows, _best_mixture, _ranges, with_cells
 from moodtune.recommend.rank import Scorer
 from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.synthetic import resample
@@ -84,7 +84,7 @@ def test_bounds_are_above_every_score_in_their_cell(million: TrackMatrix) -> Non
 def test_large_genres_have_cells_of_their_own_rows_with_bounds_that_hold(
     million: TrackMatrix,
 ) -> None:
-    assert set(million.genre_cells) == {g for g, r in million.genres.items() if len(r) > 50_000}
+    assert set(million.genre_cells) == {g for g, r in million.genres.items() if len(r) > SCAN_ROWS}
     assert len(million.genre_cells) >= 3
     query = _queries(million, 6, seed=5)[5]  # with taste
     scorer = Scorer(million, query)
