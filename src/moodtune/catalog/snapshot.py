@@ -107,7 +107,8 @@ def _sha256(path: Path) -> str:
 def _mapped(path: Path) -> np.ndarray:
     """Map one ``.npy`` file read-only, as a plain ndarray: indexing a ``np.memmap`` runs
     Python code on every gather (a third of a journey-with-taste request at 10M tracks)."""
-    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
+    mapped: np.memmap = np.load(path, mmap_mode="r", allow_pickle=False)
+    return mapped.view(np.ndarray)
 
 
 def _arrays_of(matrix: TrackMatrix, embeddings: EmbeddingTable) -> dict[str, np.ndarray]:
