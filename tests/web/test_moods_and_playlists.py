@@ -4,8 +4,10 @@
 import io
 import re
 import tarfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -275,6 +277,24 @@ def test_analyse_a_track_shows_what_the_network_hears_and_tracks_like_it(page: P
         "#track-input", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hi"}]
     )
     expect(page.locator(".toast.error")).to_contain_text("не аудио")  # 415, in Russian
+
+
+def test_a_genre_typed_before_the_list_arrives_is_added_when_it_does(page: Page) -> None:
+    held: list[Any] = []
+    page.route("**/api/v1/genres", lambda route: held.append(route))  # held until released
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    wait_until(page, "document.getElementById('genre-list').children.length === 0")
+    search = page.locator("#genre-search")
+    search.fill("jazz")
+    search.press("Enter")
+    expect(page.locator("#genre-note")).to_have_text("")  # not called unknown while loading
+    deadline = time.monotonic() + 20
+    while not held and time.monotonic() < deadline:  # handlers run while Playwright waits
+        page.wait_for_function("true")
+    held[0].continue_()
+    expect(page.locator("#genre-chips .chip")).to_have_text(["jazz ×"])
+    expect(search).to_have_value("")
 
 
 def test_genre_picker_searches_and_shows_chips_and_explicit_shows_only_if_it_matters(

@@ -9,6 +9,8 @@ export class GenrePicker {
     this.onFull = onFull;
     this.known = new Map(); // casefolded name -> name
     this.chosen = [];
+    this.loaded = false;
+    this.pending = null; // a genre asked for before the list arrived: added when it does
     const input = $("genre-search");
     input.addEventListener("keydown", (e) => {
       if (e.key !== "Enter") return;
@@ -20,6 +22,7 @@ export class GenrePicker {
 
   setGenres(genres) {
     this.known = new Map(genres.map((g) => [g.name.toLowerCase(), g.name]));
+    this.loaded = true;
     $("genre-list").replaceChildren(
       ...genres.map((g) => {
         const option = document.createElement("option");
@@ -28,9 +31,18 @@ export class GenrePicker {
         return option;
       }),
     );
+    if (this.pending !== null) {
+      const { text, quiet } = this.pending;
+      this.pending = null;
+      this.add(text, { quiet });
+    }
   }
 
   add(text, { quiet = false } = {}) {
+    if (!this.loaded) {
+      this.pending = { text, quiet }; // the list is still loading: not an unknown genre yet
+      return;
+    }
     const name = this.known.get(text.trim().toLowerCase());
     if (!name) {
       // An inline note rather than the browser's bubble, which would swallow the next click.
