@@ -7,12 +7,11 @@ import tarfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.web.conftest import REPO, SCREENSHOTS, wait_until
 
@@ -280,7 +279,7 @@ def test_analyse_a_track_shows_what_the_network_hears_and_tracks_like_it(page: P
 
 
 def test_a_genre_typed_before_the_list_arrives_is_added_when_it_does(page: Page) -> None:
-    held: list[Any] = []
+    held: list[Route] = []
     page.route("**/api/v1/genres", lambda route: held.append(route))  # held until released
     page.reload()
     page.wait_for_selector("body[data-ready='true']")

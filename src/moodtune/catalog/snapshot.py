@@ -106,7 +106,7 @@ def _sha256(path: Path) -> str:
 
 def _mapped(path: Path) -> np.ndarray:
     """Map one ``.npy`` file read-only, as a plain ndarray: indexing a ``np.memmap`` runs
-    Python code on every gather (a third of a journey-with-taste request at 10M tracks)."""
+    Python code on every gather (about 10 % of a journey-with-taste request at 10M tracks)."""
     mapped: np.memmap = np.load(path, mmap_mode="r", allow_pickle=False)
     return mapped.view(np.ndarray)
 
