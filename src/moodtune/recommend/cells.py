@@ -52,12 +52,12 @@ MIN_ROWS = 4 * LEAF_SIZE
 #: A genre group with at most this many rows is scored row by row, without cells. Measured
 #: at 10M: a genre of 44k tracks took 3.3 ms scanned and 1.0 ms by its own cells.
 SCAN_ROWS = 8 * LEAF_SIZE
-#: Cells of their own (a genre's, the playable tracks', a listener's analysed tracks') are
-#: this many times smaller: a group of 0.5M rows has few enough cells that tighter bounds pay.
+#: Rows per cell of their own (a genre's, the playable tracks', a listener's analysed tracks'):
+#: a group of 0.5M rows has few enough cells that tighter bounds pay.
 #: Measured at 10M, same requests: p90 of two-genre requests 3.4 -> 2.5 ms, worst playable
 #: request 1.8 -> 1.1 ms, journey + taste p50 50 -> 35 ms (0.1 s more per listener's bounds);
 #: the main cells at half size made static requests and journeys slower (more cells to bound).
-OWN_CELLS_SMALLER = 4
+OWN_LEAF_SIZE = LEAF_SIZE // 4
 #: Added to every bound: float32 scores round differently from the float64 bounds.
 _SLACK = 1e-5
 #: Columns the tree splits on, with how much a unit of each tends to move a score.
@@ -218,7 +218,7 @@ class ApartRows:
         self,
         matrix: TrackMatrix,
         taste: np.ndarray,
-        leaf_size: int = LEAF_SIZE // OWN_CELLS_SMALLER,
+        leaf_size: int = OWN_LEAF_SIZE,
     ) -> "TasteBounds":
         """One listener's cells of the rows apart and the best taste per cell of each half,
         cached with their scores (0.6 s and 4 MB per 500k analysed tracks, measured at 10M)."""
@@ -499,19 +499,19 @@ def permuted(matrix: TrackMatrix, order: np.ndarray) -> TrackMatrix:
 
 
 def with_cells(matrix: TrackMatrix, leaf_size: int = LEAF_SIZE) -> TrackMatrix:
-    """The matrix in cell order with its :class:`CellIndex`, cells of their own for the
-    genres and the playable tracks when more than ``SCAN_ROWS`` rows, and the feature cells
+    """The matrix in cell order with its :class:`CellIndex`, cells of their own (of
+    ``OWN_LEAF_SIZE`` rows) for the genres and the playable tracks when more than
+    ``SCAN_ROWS`` rows, and the feature cells
     (all rows, split on the features that presets without heard mood weigh); unchanged when
     too small."""
     if len(matrix) < max(MIN_ROWS, 2 * leaf_size):
         return matrix
     order, starts = cell_order(matrix, leaf_size)
     ordered = permuted(matrix, order)
-    own_leaf_size = max(leaf_size // OWN_CELLS_SMALLER, 1)
     genre_cells = {}
     for name, rows in ordered.genres.items():
         if len(rows) > SCAN_ROWS:
-            genre_cells[name] = _cells_of_rows(ordered, own_leaf_size, rows)
+            genre_cells[name] = _cells_of_rows(ordered, OWN_LEAF_SIZE, rows)
     playable = ordered.playable_rows
     return replace(
         ordered,
@@ -519,7 +519,7 @@ def with_cells(matrix: TrackMatrix, leaf_size: int = LEAF_SIZE) -> TrackMatrix:
         genre_cells=genre_cells,
         feature_cells=_cells_of_rows(ordered, leaf_size, None, feature_preset_weights()),
         playable_cells=(
-            _cells_of_rows(ordered, own_leaf_size, playable) if len(playable) > SCAN_ROWS else None
+            _cells_of_rows(ordered, OWN_LEAF_SIZE, playable) if len(playable) > SCAN_ROWS else None
         ),
     )
 
