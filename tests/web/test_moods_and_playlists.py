@@ -24,10 +24,17 @@ def _photo(image: Image.Image, name: str = "photo.jpg") -> dict:
     return {"name": name, "mimeType": "image/jpeg", "buffer": buffer.getvalue()}
 
 
+def _shown(page: Page) -> None:
+    """Wait until the page has drawn the answer it got: the response event comes before the
+    page's own handler has run, and the page is busy until that handler is done."""
+    expect(page.locator("body")).not_to_have_class(re.compile(r"\bbusy\b"))
+
+
 def _choose(page: Page, selector: str) -> None:
     with page.expect_response("**/api/v1/recommendations") as answer:
         page.click(selector)
     assert answer.value.ok, answer.value.text()
+    _shown(page)
     expect(page.locator(selector)).to_have_attribute("aria-pressed", "true")
 
 
@@ -56,6 +63,7 @@ def test_the_map_draws_each_mood_where_it_belongs(page: Page) -> None:
     with page.expect_response("**/api/v1/recommendations") as answer:
         page.click("#new-list")
     body = answer.value.json()
+    _shown(page)
     points = page.locator("#circumplex .map-path").get_attribute("points") or ""
     drawn = [tuple(map(float, p.split(","))) for p in points.split()]
     expected = [(v * 100, -a * 100) for v, a in body["target"]["path"]]
