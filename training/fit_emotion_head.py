@@ -65,6 +65,13 @@ from moodtune.vision.pipeline import ANALYSIS_SIDE
 FERPLUS_TO_FER = [4, 5, 6, 1, 3, 2, 0]
 
 
+#: features, labels and soft targets (FER2013) or performer ids (photos); a layer's weight
+#: and bias; a (real_share, l2) pair
+Split = tuple[np.ndarray, np.ndarray, np.ndarray]
+Layer = tuple[np.ndarray, np.ndarray]
+Pair = tuple[float, float]
+
+
 @dataclass
 class HeadConfig:
     bodies: tuple[str, ...] = ("runs/emotion",)  # run folders with emotion.onnx
@@ -234,12 +241,8 @@ def fit_on(
 
 
 def grid_accuracy(
-    fer: tuple[np.ndarray, np.ndarray, np.ndarray],
-    real: tuple[np.ndarray, np.ndarray, np.ndarray],
-    prior: tuple[np.ndarray, np.ndarray],
-    grid: list[tuple[float, float]],
-    config: HeadConfig,
-) -> dict[tuple[float, float], float]:
+    fer: Split, real: Split, prior: Layer, grid: list[Pair], config: HeadConfig
+) -> dict[Pair, float]:
     """Each grid pair's accuracy over all photos, every performer classified by a layer fitted
     without them."""
     x, y, performers = real
@@ -252,38 +255,23 @@ def grid_accuracy(
     return {pair: float((p == y).mean()) for pair, p in predicted.items()}
 
 
-def fer_half_accuracy(
-    fer: tuple[np.ndarray, np.ndarray, np.ndarray],
-    real: tuple[np.ndarray, np.ndarray, np.ndarray],
-    prior: tuple[np.ndarray, np.ndarray],
-    grid: list[tuple[float, float]],
-    config: HeadConfig,
-) -> dict[tuple[float, float], float]:
-    """Each grid pair's FER2013 accuracy on the odd rows of PublicTest, the layer fitted on
-    the even rows and the given photos: what the pair costs on FER2013."""
-    x, y, t = fer
-    fit, held = np.arange(len(y)) % 2 == 0, np.arange(len(y)) % 2 == 1
-    scores = {}
-    for pair in grid:
-        w, b = fit_on((x[fit], y[fit], t[fit]), real[:2], prior, *pair, config)
-        scores[pair] = float(((x[held] @ w.T + b).argmax(1) == y[held]).mean())
-    return scores
-
-
 def grid_scores(
-    fer: tuple[np.ndarray, np.ndarray, np.ndarray],
-    real: tuple[np.ndarray, np.ndarray, np.ndarray],
-    prior: tuple[np.ndarray, np.ndarray],
-    grid: list[tuple[float, float]],
-    config: HeadConfig,
-) -> dict[tuple[float, float], float]:
-    """What chooses the pair (``config.choose_on``), from the given photos and FER2013 only."""
+    fer: Split, real: Split, prior: Layer, grid: list[Pair], config: HeadConfig
+) -> dict[Pair, float]:
+    """What chooses the pair (``config.choose_on``), from the given photos and FER2013 only:
+    with FER2013, each pair's accuracy on the odd rows of PublicTest is averaged in, the layer
+    fitted on the even rows and the given photos (what the pair costs on FER2013)."""
     accuracy = grid_accuracy(fer, real, prior, grid, config)
     if config.choose_on == "photos":
         return accuracy
     assert config.choose_on == "photos+fer2013", config.choose_on
-    fer_accuracy = fer_half_accuracy(fer, real, prior, grid, config)
-    return {pair: (accuracy[pair] + fer_accuracy[pair]) / 2 for pair in grid}
+    x, y, t = fer
+    fit, held = np.arange(len(y)) % 2 == 0, np.arange(len(y)) % 2 == 1
+    for pair in grid:
+        w, b = fit_on((x[fit], y[fit], t[fit]), real[:2], prior, *pair, config)
+        fer_accuracy = float(((x[held] @ w.T + b).argmax(1) == y[held]).mean())
+        accuracy[pair] = (accuracy[pair] + fer_accuracy) / 2
+    return accuracy
 
 
 def best_pair(accuracy: dict[tuple[float, float], float]) -> tuple[float, float]:
