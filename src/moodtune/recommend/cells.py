@@ -395,7 +395,8 @@ def _best_cells_first(bounds: np.ndarray, batch: int = 8) -> Iterator[np.ndarray
     """Cells highest bound first, in batches that double from ``batch``: most searches stop
     within the first few dozen of thousands of cells, and one that runs long takes few steps
     (a big genre's 120 small cells took 15 batches of 8; with doubling, 10M-track p99 fell by
-    10-25 % for every request type, p50 unchanged). Sorts only as far as it is asked."""
+    up to a quarter, journey + taste 53 -> 41 ms, p50 unchanged). Sorts only as far as it is
+    asked."""
     head = min(len(bounds), 256)
     top = np.argpartition(-bounds, head - 1)[:head] if head < len(bounds) else np.arange(head)
     order = top[np.argsort(-bounds[top], kind="stable")]
