@@ -118,7 +118,7 @@ def load_body(run: Path) -> Body:
                 gemm.input[0])  # fmt: skip
 
 
-def load_shipped(path: Path) -> tuple[Body, tuple[np.ndarray, np.ndarray], HeadConfig]:
+def load_shipped(path: Path) -> tuple[Body, Layer, HeadConfig]:
     """A model written by this script, as one body (its concatenated ``features``), its
     ``prior_logits`` layer and the config it was fitted with: enough to re-score the recipe."""
     model = onnx.load(str(path))
@@ -148,7 +148,7 @@ def body_features(
     )
 
 
-def prior_layer(bodies: list[Body]) -> tuple[np.ndarray, np.ndarray]:
+def prior_layer(bodies: list[Body]) -> Layer:
     """The plain ensemble as one layer on the concatenated features: mean calibrated logits."""
     k = len(bodies)
     weight = np.concatenate([b.weight / (k * b.temperature) for b in bodies], axis=1)
@@ -199,9 +199,9 @@ def fit_layer(
     features: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
-    prior: tuple[np.ndarray, np.ndarray],
+    prior: Layer,
     l2: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Layer:
     """Weighted soft-target logistic regression, L2-pulled towards ``prior`` (L-BFGS)."""
     x, t = torch.from_numpy(features), torch.from_numpy(targets.astype(np.float32))
     w = torch.from_numpy(weights.astype(np.float32))
@@ -222,13 +222,13 @@ def fit_layer(
 
 
 def fit_on(
-    fer: tuple[np.ndarray, np.ndarray, np.ndarray],
+    fer: Split,
     real: tuple[np.ndarray, np.ndarray],
-    prior: tuple[np.ndarray, np.ndarray],
+    prior: Layer,
     real_share: float,
     l2: float,
     config: HeadConfig,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Layer:
     """The layer fitted on FER2013 PublicTest features plus the given real-photo features."""
     fer_x, fer_y, fer_t = fer
     real_x, real_y = real
@@ -266,7 +266,8 @@ def grid_scores(
         return accuracy
     assert config.choose_on == "photos+fer2013", config.choose_on
     x, y, t = fer
-    fit, held = np.arange(len(y)) % 2 == 0, np.arange(len(y)) % 2 == 1
+    fit = np.arange(len(y)) % 2 == 0
+    held = ~fit
     for pair in grid:
         w, b = fit_on((x[fit], y[fit], t[fit]), real[:2], prior, *pair, config)
         fer_accuracy = float(((x[held] @ w.T + b).argmax(1) == y[held]).mean())
@@ -274,15 +275,15 @@ def grid_scores(
     return accuracy
 
 
-def best_pair(accuracy: dict[tuple[float, float], float]) -> tuple[float, float]:
+def best_pair(accuracy: dict[Pair, float]) -> Pair:
     """The most accurate pair; ties go to less weight on the photos, then a stronger pull."""
     return max(accuracy, key=lambda pair: (round(accuracy[pair], 6), -pair[0], pair[1]))
 
 
 def nested_leave_one_performer_out(
-    fer: tuple[np.ndarray, np.ndarray, np.ndarray],
-    real: tuple[np.ndarray, np.ndarray, np.ndarray],
-    prior: tuple[np.ndarray, np.ndarray],
+    fer: Split,
+    real: Split,
+    prior: Layer,
     config: HeadConfig,
 ) -> dict[str, Any]:
     """Each performer classified by the whole recipe run on the other six (choice included)."""
@@ -305,8 +306,7 @@ def nested_leave_one_performer_out(
     return report
 
 
-def merged_onnx(bodies: list[Body], layer: tuple[np.ndarray, np.ndarray],
-                prior: tuple[np.ndarray, np.ndarray]) -> onnx.ModelProto:  # fmt: skip
+def merged_onnx(bodies: list[Body], layer: Layer, prior: Layer) -> onnx.ModelProto:
     """One graph: the 0..1 crop normalised per body, each body to its pooled features, the
     features concatenated, then ``logits`` (the fitted layer) and ``prior_logits`` (the plain
     ensemble, kept so the recipe can be re-scored from the shipped file)."""

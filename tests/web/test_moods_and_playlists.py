@@ -299,6 +299,7 @@ def test_a_genre_typed_before_the_list_arrives_is_added_when_it_does(page: Page)
     deadline = time.monotonic() + 20
     while not held and time.monotonic() < deadline:  # handlers run while Playwright waits
         page.wait_for_function("true")
+    assert held, "the page never asked for the genre list"
     held[0].continue_()
     expect(page.locator("#genre-chips .chip")).to_have_text(["jazz ×"])
     expect(search).to_have_value("")

@@ -504,10 +504,9 @@ def permuted(matrix: TrackMatrix, order: np.ndarray) -> TrackMatrix:
 
 def with_cells(matrix: TrackMatrix, leaf_size: int = LEAF_SIZE) -> TrackMatrix:
     """The matrix in cell order with its :class:`CellIndex`, cells of their own (of
-    ``OWN_LEAF_SIZE`` rows) for the genres and the playable tracks when more than
-    ``SCAN_ROWS`` rows, and the feature cells
-    (all rows, split on the features that presets without heard mood weigh); unchanged when
-    too small."""
+    ``OWN_LEAF_SIZE`` rows) for the genres and the playable tracks when more than ``SCAN_ROWS``
+    rows, and the feature cells (all rows, split on the features that presets without heard
+    mood weigh); unchanged when too small."""
     if len(matrix) < max(MIN_ROWS, 2 * leaf_size):
         return matrix
     order, starts = cell_order(matrix, leaf_size)
