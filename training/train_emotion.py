@@ -16,7 +16,9 @@ with the same config, so it can run in the background over hours. On CPUs with A
 bf16 it trains in bfloat16 autocast (about 3x faster here); with CUDA it uses the GPU.
 Overrides: ``--key=value`` for any field of ``Config``. ``--teacher=<model.onnx>`` mixes a
 trained model's calibrated predictions into the targets (distillation; of an ensemble when the
-model is a ``fit_emotion_head.py`` merge of several bodies).
+model is a ``fit_emotion_head.py`` merge of several bodies). ``--init=<run>/best.pt`` starts
+from a trained body's weights (fine-tuning, e.g. a few epochs at a lower ``--lr`` with other
+data weights).
 """
 
 import os
@@ -91,6 +93,9 @@ class Config:
     #: predictions on the clean aligned crops take ``teacher_mix`` of every target ("" for none)
     teacher: str = ""
     teacher_mix: float = 0.5
+    #: a run's ``best.pt`` to start from instead of random weights (fine-tuning; same
+    #: ``channels`` and ``convs``), "" for none
+    init: str = ""
 
 
 class EmotionNet(nn.Module):
@@ -297,6 +302,8 @@ def main() -> None:
           f"landmarks on {data['landmarks_found']:.1%} of FER2013", flush=True)  # fmt: skip
 
     model = EmotionNet(config.channels, config.convs, config.dropout).to(device)
+    if config.init:
+        model.load_state_dict(torch.load(config.init, map_location=device))
     model = model.to(memory_format=torch.channels_last)
     steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
     optimizer = torch.optim.AdamW(
