@@ -91,6 +91,11 @@ class HeadConfig:
     choose_on: str = "photos"
     seed: int = 20261204  # recorded in the model; the fit itself has no randomness
 
+    @property
+    def grid(self) -> list[Pair]:
+        """Every (real_share, l2) pair the choice is made among."""
+        return [(s, l2) for s in self.real_shares for l2 in self.l2s]
+
 
 @dataclass
 class Body:
@@ -240,35 +245,31 @@ def fit_on(
     return fit_layer(np.concatenate([fer_x, real_x]), targets, weights, prior, l2)
 
 
-def grid_accuracy(
-    fer: Split, real: Split, prior: Layer, grid: list[Pair], config: HeadConfig
-) -> dict[Pair, float]:
+def grid_accuracy(fer: Split, real: Split, prior: Layer, config: HeadConfig) -> dict[Pair, float]:
     """Each grid pair's accuracy over all photos, every performer classified by a layer fitted
     without them."""
     x, y, performers = real
-    predicted = {pair: np.zeros(len(y), np.int64) for pair in grid}
+    predicted = {pair: np.zeros(len(y), np.int64) for pair in config.grid}
     for performer in sorted(set(performers.tolist())):
         out = performers == performer
-        for pair in grid:
+        for pair in config.grid:
             w, b = fit_on(fer, (x[~out], y[~out]), prior, *pair, config)
             predicted[pair][out] = (x[out] @ w.T + b).argmax(1)
     return {pair: float((p == y).mean()) for pair, p in predicted.items()}
 
 
-def grid_scores(
-    fer: Split, real: Split, prior: Layer, grid: list[Pair], config: HeadConfig
-) -> dict[Pair, float]:
+def grid_scores(fer: Split, real: Split, prior: Layer, config: HeadConfig) -> dict[Pair, float]:
     """What chooses the pair (``config.choose_on``), from the given photos and FER2013 only:
     with FER2013, each pair's accuracy on the odd rows of PublicTest is averaged in, the layer
     fitted on the even rows and the given photos (what the pair costs on FER2013)."""
-    accuracy = grid_accuracy(fer, real, prior, grid, config)
+    accuracy = grid_accuracy(fer, real, prior, config)
     if config.choose_on == "photos":
         return accuracy
     assert config.choose_on == "photos+fer2013", config.choose_on
     x, y, t = fer
     fit = np.arange(len(y)) % 2 == 0
     held = ~fit
-    for pair in grid:
+    for pair in config.grid:
         w, b = fit_on((x[fit], y[fit], t[fit]), real[:2], prior, *pair, config)
         fer_accuracy = float(((x[held] @ w.T + b).argmax(1) == y[held]).mean())
         accuracy[pair] = (accuracy[pair] + fer_accuracy) / 2
@@ -288,12 +289,11 @@ def nested_leave_one_performer_out(
 ) -> dict[str, Any]:
     """Each performer classified by the whole recipe run on the other six (choice included)."""
     x, y, performers = real
-    grid = [(s, l2) for s in config.real_shares for l2 in config.l2s]
     predicted, chosen = np.zeros(len(y), np.int64), {}
     for performer in sorted(set(performers.tolist())):
         out = performers == performer
         inner = (x[~out], y[~out], performers[~out])
-        pair = best_pair(grid_scores(fer, inner, prior, grid, config))
+        pair = best_pair(grid_scores(fer, inner, prior, config))
         w, b = fit_on(fer, (x[~out], y[~out]), prior, *pair, config)
         predicted[out] = (x[out] @ w.T + b).argmax(1)
         chosen[performer] = {"real_share": pair[0], "l2": pair[1]}
@@ -378,8 +378,7 @@ def main() -> None:
 
     prior_pred = (real[0] @ prior[0].T + prior[1]).argmax(1)
     nested = nested_leave_one_performer_out(fer, real, prior, config)
-    grid = [(s, l2) for s in config.real_shares for l2 in config.l2s]
-    accuracy = grid_scores(fer, real, prior, grid, config)
+    accuracy = grid_scores(fer, real, prior, config)
     pair = best_pair(accuracy)
     layer = fit_on(fer, real[:2], prior, *pair, config)
 
