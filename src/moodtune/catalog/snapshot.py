@@ -56,8 +56,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the files or their meaning change; older code refuses newer snapshots.
-FORMAT = 5  # 2: cells of their own for large genres; 3: feature cells; 4: playable cells;
-# 5: own cells from 8,192 tracks instead of 50,000, and four times smaller
+FORMAT = 6  # 2: cells of their own for large genres; 3: feature cells; 4: playable cells;
+# 5: own cells from 8,192 tracks instead of 50,000, and four times smaller; 6: feature and
+# probability boxes float64, a row per column
 MANIFEST = "manifest.json"
 REMOTE_PREFIX = "snapshots"
 #: Snapshots kept in object storage: the newest few, so a replica that has not yet seen the
@@ -136,8 +137,8 @@ def _arrays_of(matrix: TrackMatrix, embeddings: EmbeddingTable) -> dict[str, np.
 
 def _genre_cell_arrays(matrix: TrackMatrix) -> dict[str, np.ndarray]:
     """The large genres' cells (in ``sorted(matrix.genre_cells)`` order), concatenated: their
-    rows with offsets per genre, each cell array with offsets per genre (``starts`` has one
-    more entry per genre than the boxes)."""
+    rows with offsets per genre, each cell array along its last (cell) axis with offsets per
+    genre (``starts`` has one more entry per genre than the boxes)."""
     names = sorted(matrix.genre_cells)
     if not names:
         return {}
@@ -147,7 +148,7 @@ def _genre_cell_arrays(matrix: TrackMatrix) -> dict[str, np.ndarray]:
     arrays = {"genre_cells_rows": rows, "genre_cells_rows_ptr": rows_ptr,
               "genre_cells_ptr": cells_ptr}  # fmt: skip
     for n in _CELL_ARRAYS:
-        arrays[f"genre_cells_{n}"] = _packed([getattr(p.cells, n) for p in parts])[0]
+        arrays[f"genre_cells_{n}"] = np.concatenate([getattr(p.cells, n) for p in parts], axis=-1)
     return arrays
 
 
@@ -164,7 +165,7 @@ def _genre_cells_of(arrays: dict[str, np.ndarray], names: list[str]) -> dict[str
     rows_ptr, ptr = arrays["genre_cells_rows_ptr"], arrays["genre_cells_ptr"]
     for i, name in enumerate(names):
         a, b = int(ptr[i]), int(ptr[i + 1])
-        boxes = {n: arrays[f"genre_cells_{n}"][a:b] for n in _CELL_ARRAYS if n != "starts"}
+        boxes = {n: arrays[f"genre_cells_{n}"][..., a:b] for n in _CELL_ARRAYS if n != "starts"}
         starts = arrays["genre_cells_starts"][a + i : b + i + 1]  # C + 1 entries per genre
         out[name] = GenreCells(
             arrays["genre_cells_rows"][rows_ptr[i] : rows_ptr[i + 1]],

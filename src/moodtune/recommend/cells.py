@@ -78,13 +78,15 @@ class CellIndex:
     """Cell ``c`` holds rows ``starts[c]:starts[c + 1]``, with per-column boxes."""
 
     starts: np.ndarray  # int64 (C + 1,)
-    feature_lo: np.ndarray  # float32 (C, F) normalised features
+    feature_lo: np.ndarray  # float64 (F, C) normalised features, a row per column (*)
     feature_hi: np.ndarray
-    probs_lo: np.ndarray  # float32 (C, 4) heard-mood quadrant probabilities
+    probs_lo: np.ndarray  # float64 (4, C) heard-mood quadrant probabilities (*)
     probs_hi: np.ndarray
     popularity_lo: np.ndarray  # float32 (C,), NaN where no row of the cell has one
     popularity_hi: np.ndarray
     popularity_unknown: np.ndarray  # bool (C,): some row of the cell has no popularity
+    # (*) the layout a bound reads: a contiguous row per column, in the bound's precision
+    # (measured on a genre's 4,096 cells: a bound took 177 us from (C, F) float32 boxes, 75)
 
     def __len__(self) -> int:
         return len(self.starts) - 1
@@ -106,12 +108,16 @@ class CellIndex:
             pop_lo = np.fmin.reduceat(popularity, first)
             pop_hi = np.fmax.reduceat(popularity, first)
         features, probs = take(matrix.features), take(matrix.heard.probs)
+
+        def per_column(box: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(box.T, dtype=np.float64)
+
         return cls(
             starts=np.asarray(starts, dtype=np.int64),
-            feature_lo=np.minimum.reduceat(features, first, axis=0),
-            feature_hi=np.maximum.reduceat(features, first, axis=0),
-            probs_lo=np.minimum.reduceat(probs, first, axis=0),
-            probs_hi=np.maximum.reduceat(probs, first, axis=0),
+            feature_lo=per_column(np.minimum.reduceat(features, first, axis=0)),
+            feature_hi=per_column(np.maximum.reduceat(features, first, axis=0)),
+            probs_lo=per_column(np.minimum.reduceat(probs, first, axis=0)),
+            probs_hi=per_column(np.maximum.reduceat(probs, first, axis=0)),
             popularity_lo=pop_lo,
             popularity_hi=pop_hi,
             popularity_unknown=np.logical_or.reduceat(unknown, first),
@@ -132,15 +138,19 @@ class CellIndex:
         share = scorer.heard_weight
         bound = np.zeros(len(self))
         if share < 1.0:
-            used = np.flatnonzero(scorer.weights[step])  # the features this target scores
-            weights = scorer.weights[step, used].astype(np.float64)
-            target = scorer.targets[step, used].astype(np.float64)
-            gap = np.maximum(
-                np.maximum(self.feature_lo[:, used] - target, target - self.feature_hi[:, used]),
-                0.0,
-            )  # (C, used): how far the target lies outside each cell's box, per feature
-            distance = (gap * gap) @ weights / max(float(weights.sum()), 1e-9)
-            bound += (1.0 - np.sqrt(distance)) * (1.0 - share)
+            weights = scorer.weights[step]
+            distance = np.zeros(len(self))
+            for j in np.flatnonzero(weights).tolist():  # the features this target scores
+                target = float(scorer.targets[step, j])
+                # how far the target lies outside each cell's box on this feature
+                gap = np.maximum(self.feature_lo[j] - target, target - self.feature_hi[j])
+                np.maximum(gap, 0.0, out=gap)
+                gap *= gap
+                gap *= float(weights[j])
+                distance += gap
+            distance /= max(float(weights.sum()), 1e-9)
+            np.sqrt(distance, out=distance)
+            bound += (1.0 - distance) * (1.0 - share)
         if scorer.kernels is not None:
             bound += share * _best_mixture(
                 scorer.kernels[step].astype(np.float64), self.probs_lo, self.probs_hi
@@ -167,16 +177,16 @@ class CellIndex:
 
 
 def _best_mixture(kernels: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """max Σ_q k_q p_q over probabilities with lo ≤ p ≤ hi and Σ p = 1, per cell: start from
-    the lower ends and give the rest of the mass to the largest kernels first (a greedy
-    solution of this small linear programme is optimal)."""
-    p = lo.astype(np.float64)
-    rest = np.maximum(1.0 - p.sum(axis=1), 0.0)
+    """max Σ_q k_q p_q over probabilities with lo ≤ p ≤ hi and Σ p = 1, per cell (a column of
+    ``lo`` and ``hi``): start from the lower ends and give the rest of the mass to the largest
+    kernels first (a greedy solution of this small linear programme is optimal)."""
+    best = kernels @ lo
+    rest = np.maximum(1.0 - lo.sum(axis=0), 0.0)
     for q in np.argsort(-kernels).tolist():
-        add = np.minimum(hi[:, q] - lo[:, q], rest)
-        p[:, q] += add
+        add = np.minimum(hi[q] - lo[q], rest)
+        best += kernels[q] * add
         rest -= add
-    return np.asarray(p @ kernels)
+    return np.asarray(best)
 
 
 @dataclass(frozen=True, eq=False)

@@ -415,15 +415,17 @@ def heard_placement(matrix: TrackMatrix, row: int) -> HeardPlacement:
 def heard_placement_of(
     heard: HeardMood, row: int, source: Literal["features", "audio"]
 ) -> HeardPlacement:
-    """Row ``row`` of a heard-mood placement, as responses and the mood map show it."""
-    probs = heard.probs[row]
-    best = int(np.argmax(probs))
+    """Row ``row`` of a heard-mood placement, as responses and the mood map show it (read as
+    Python floats at once: numpy scalars one by one were a tenth of a genre request)."""
+    probs = heard.probs[row].tolist()
+    best = probs.index(max(probs))
+    valence, arousal = heard.point[row].tolist()
     return HeardPlacement(
-        valence=round(float(heard.point[row, 0]), 4),
-        arousal=round(float(heard.point[row, 1]), 4),
+        valence=round(valence, 4),
+        arousal=round(arousal, 4),
         uncertainty=round(float(heard.spread[row]), 4),
         quadrant=QUADRANTS[best],
-        probability=round(float(probs[best]), 4),
+        probability=round(probs[best], 4),
         source=source,
     )
 
@@ -537,6 +539,9 @@ class Scorer:
     def __init__(self, matrix: TrackMatrix, query: RankQuery) -> None:
         self.matrix = matrix
         self.targets, self.weights = _target_arrays(query.targets)
+        # per target: the features it scores and their total weight, read by every call
+        self._used = [np.flatnonzero(w).tolist() for w in self.weights]
+        self._weight_sums = [np.float32(max(float(w.sum()), 1e-9)) for w in self.weights]
         self.heard_weight = float(query.heard_weight)
         self.kernels: np.ndarray | None = None  # (n_targets, 4) kernel per quadrant, max 1
         if self.heard_weight > 0.0:
@@ -564,12 +569,12 @@ class Scorer:
         if share < 1.0:
             weights = self.weights[step]
             distance = np.zeros(n, dtype=np.float32)
-            for j in np.flatnonzero(weights).tolist():
+            for j in self._used[step]:
                 gap = column(m.features[:, j]) - self.targets[step, j]
                 gap *= gap
                 gap *= weights[j]
                 distance += gap
-            distance /= np.float32(max(float(weights.sum()), 1e-9))
+            distance /= self._weight_sums[step]
             np.sqrt(distance, out=distance)
             scores += (np.float32(1.0) - distance) * (np.float32(1.0) - share)
         if self.kernels is not None:
@@ -822,9 +827,8 @@ def _heard_reason(heard: HeardPlacement, intent: Mapping[str, ReasonParam]) -> R
     )
 
 
-def _sound_reason(matrix: TrackMatrix, row: int, intent: Mapping[str, ReasonParam]) -> Reason:
-    v = matrix.values[row]
-    valence, energy = float(v[_COL["valence"]]), float(v[_COL["energy"]])
+def _sound_reason(values: list[float], intent: Mapping[str, ReasonParam]) -> Reason:
+    valence, energy = values[_COL["valence"]], values[_COL["energy"]]
     feel = _word(
         valence,
         [(0.2, "dark"), (0.4, "melancholic"), (0.6, "bittersweet"), (0.8, "warm")],
@@ -851,14 +855,10 @@ def _reasons(
     matrix: TrackMatrix, query: RankQuery, row: int, step: int, heard: HeardPlacement
 ) -> tuple[Reason, ...]:
     """1-3 short reasons a listener understands, most important first."""
-    v = matrix.values[row]
-    tempo = float(v[_COL["tempo"]])
+    v = matrix.values[row].tolist()
+    tempo = v[_COL["tempo"]]
     intent = {"intent": query.intents[step].code, **query.intents[step].params}
-    feel = (
-        _heard_reason(heard, intent)
-        if query.heard_weight > 0
-        else _sound_reason(matrix, row, intent)
-    )
+    feel = _heard_reason(heard, intent) if query.heard_weight > 0 else _sound_reason(v, intent)
     reasons = [feel]
     if tempo > 0:
         pace = _word(tempo, [(80, "slow"), (110, "relaxed"), (140, "upbeat")], "fast")

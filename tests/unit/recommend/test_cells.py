@@ -226,7 +226,8 @@ def test_the_mixture_bound_is_the_best_point_of_the_box_on_the_simplex() -> None
     lo = np.array([[0.1, 0.0, 0.2, 0.1], [0.25, 0.25, 0.25, 0.25]])
     hi = np.array([[0.6, 0.3, 0.9, 0.4], [0.25, 0.25, 0.25, 0.25]])
     # first cell: p = (0.1, 0.3, 0.5, 0.1), the rest of the mass to the largest kernels
-    assert _best_mixture(kernels, lo, hi) == pytest.approx([0.02 + 0.3 + 0.25 + 0.01, 0.45])
+    best = _best_mixture(kernels, lo.T, hi.T)  # one column per cell
+    assert best == pytest.approx([0.02 + 0.3 + 0.25 + 0.01, 0.45])
 
 
 def test_cells_come_best_bound_first_each_once_in_doubling_batches() -> None:
