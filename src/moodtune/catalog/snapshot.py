@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 #: Bumped whenever the files or their meaning change; older code refuses newer snapshots.
 FORMAT = 6  # 2: cells of their own for large genres; 3: feature cells; 4: playable cells;
 # 5: own cells from 8,192 tracks instead of 50,000, and four times smaller; 6: feature and
-# probability boxes float64, a row per column
+# probability boxes float64, a row per column, and feature cells of 256 tracks
 MANIFEST = "manifest.json"
 REMOTE_PREFIX = "snapshots"
 #: Snapshots kept in object storage: the newest few, so a replica that has not yet seen the

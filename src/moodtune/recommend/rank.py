@@ -478,7 +478,7 @@ def rank(matrix: TrackMatrix, query: RankQuery, *, exhaustive: bool = False) -> 
                 row=row,
                 id=int(matrix.ids[row]),
                 score=round(score, 4),
-                reasons=_reasons(matrix, query, row, step, heard),
+                reasons=_reasons(matrix, query, row, step, heard, shares.genres_of(row)),
                 heard=heard,
             )
         )
@@ -713,6 +713,8 @@ class _GenreShares:
 
     def __init__(self, matrix: TrackMatrix, query: RankQuery) -> None:
         self.matrix = matrix
+        self.genres = tuple(query.genres)
+        self._genres_of: dict[int, list[str]] = {}
         self.groups: list[str | None] = [None]
         self.quota = [float(query.n)]
         if len(query.genres) > 1:
@@ -729,9 +731,19 @@ class _GenreShares:
         if len(self.groups) == 1:
             self.count[0] += 1
             return
+        matched = self.genres_of(row)
         for g, genre in enumerate(self.groups):
-            if _row_in(self.matrix.genres[genre], row):  # type: ignore[index]
+            if genre in matched:
                 self.count[g] += 1
+
+    def genres_of(self, row: int) -> list[str]:
+        """The chosen genres ``row`` is in, looked up once per row (every eligible row is in
+        the one genre of a request for one)."""
+        if len(self.genres) <= 1:
+            return list(self.genres)
+        if row not in self._genres_of:
+            self._genres_of[row] = [g for g in self.genres if _row_in(self.matrix.genres[g], row)]
+        return self._genres_of[row]
 
 
 def _best_first(
@@ -852,7 +864,12 @@ def _sound_reason(values: list[float], intent: Mapping[str, ReasonParam]) -> Rea
 
 
 def _reasons(
-    matrix: TrackMatrix, query: RankQuery, row: int, step: int, heard: HeardPlacement
+    matrix: TrackMatrix,
+    query: RankQuery,
+    row: int,
+    step: int,
+    heard: HeardPlacement,
+    genres: list[str],
 ) -> tuple[Reason, ...]:
     """1-3 short reasons a listener understands, most important first."""
     v = matrix.values[row].tolist()
@@ -866,7 +883,7 @@ def _reasons(
         reasons.append(Reason("tempo", {"pace": f"pace_{pace}", "mode": mode, "bpm": round(tempo)}))
     if query.taste is not None and query.taste_weight > 0 and query.taste[row] >= _LIKED_TASTE:
         reasons.insert(1, Reason("liked_close"))
-    extra = _filter_reason(matrix, query, row)
+    extra = _filter_reason(matrix, query, row, genres)
     if extra:
         reasons.append(extra)
     if matrix.non_music[row]:
@@ -874,8 +891,10 @@ def _reasons(
     return tuple(reasons[:3])
 
 
-def _filter_reason(matrix: TrackMatrix, query: RankQuery, row: int) -> Reason | None:
-    matched = [g for g in query.genres if _row_in(matrix.genres[g], row)]
+def _filter_reason(
+    matrix: TrackMatrix, query: RankQuery, row: int, matched: list[str]
+) -> Reason | None:
+    """The chosen genres the track is in (``matched``), else its popularity band if chosen."""
     if matched:
         code = "genres" if len(matched) > 1 else "genre"
         return Reason(code, {"genres": ", ".join(matched)})
