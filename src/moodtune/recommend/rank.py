@@ -416,7 +416,7 @@ def heard_placement_of(
     heard: HeardMood, row: int, source: Literal["features", "audio"]
 ) -> HeardPlacement:
     """Row ``row`` of a heard-mood placement, as responses and the mood map show it (read as
-    Python floats at once: numpy scalars one by one were a tenth of a genre request)."""
+    Python floats at once: numpy scalars one by one took 7 % of a genre request at 10M)."""
     probs = heard.probs[row].tolist()
     best = probs.index(max(probs))
     valence, arousal = heard.point[row].tolist()
