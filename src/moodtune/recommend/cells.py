@@ -142,7 +142,7 @@ class CellIndex:
         if share < 1.0:
             weights = scorer.weights[step]
             distance = np.zeros(len(self))
-            for j in np.flatnonzero(weights).tolist():  # the features this target scores
+            for j in scorer.used[step]:  # the features this target scores
                 target = float(scorer.targets[step, j])
                 # how far the target lies outside each cell's box on this feature
                 gap = np.maximum(self.feature_lo[j] - target, target - self.feature_hi[j])

@@ -539,8 +539,9 @@ class Scorer:
     def __init__(self, matrix: TrackMatrix, query: RankQuery) -> None:
         self.matrix = matrix
         self.targets, self.weights = _target_arrays(query.targets)
-        # per target: the features it scores and their total weight, read by every call
-        self._used = [np.flatnonzero(w).tolist() for w in self.weights]
+        # per target: the features it scores (read by the cells' bounds too) and their total
+        # weight, read by every call
+        self.used = [np.flatnonzero(w).tolist() for w in self.weights]
         self._weight_sums = [np.float32(max(float(w.sum()), 1e-9)) for w in self.weights]
         self.heard_weight = float(query.heard_weight)
         self.kernels: np.ndarray | None = None  # (n_targets, 4) kernel per quadrant, max 1
@@ -569,7 +570,7 @@ class Scorer:
         if share < 1.0:
             weights = self.weights[step]
             distance = np.zeros(n, dtype=np.float32)
-            for j in self._used[step]:
+            for j in self.used[step]:
                 gap = column(m.features[:, j]) - self.targets[step, j]
                 gap *= gap
                 gap *= weights[j]
