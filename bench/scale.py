@@ -4,8 +4,9 @@ For each catalog (the real 82k, and 1M and 10M resampled from it by
 ``moodtune.recommend.synthetic.resample``) in one run:
 
 * cell build, snapshot write time and size;
-* a fresh process that maps the snapshot: start to first answer, then p50/p99 of each request
-  type and its peak RSS (it never builds or scans anything);
+* a fresh process that maps the snapshot and locks what requests read in memory, as a server
+  does: start to first answer, then p50/p99 of each request type and its peak RSS (it never
+  builds or scans anything);
 * the exhaustive ranker (every eligible row scored, as before cells) on the same requests in
   this process, and whether every list is identical to the bounded search's;
 * at 1M, a rebuild: building the matrix from columns as the database gives them (numbers,
@@ -205,9 +206,11 @@ def rss_parts():
     return {k: int(status[k].split()[0]) / 1024 for k in ("VmHWM", "VmRSS", "RssAnon", "RssFile")}
 store = SnapshotStore(__import__("pathlib").Path(sys.argv[1]))
 files = store.read("bench", heard_model=HeardMoodModel.from_path())
+kept = files.keep_in_memory()  # as a server does (MOODTUNE_SNAPSHOT_LOCK)
 specs = json.loads(open(sys.argv[2]).read())
 first = rank(files.matrix, query_of(specs["static"][0], files.matrix))
-out = {"start_to_first_answer_s": time.time() - float(sys.argv[4]), "lists": {}, "latency": {}}
+out = {"start_to_first_answer_s": time.time() - float(sys.argv[4]), "lists": {}, "latency": {},
+       "locked_mb": kept.locked_bytes / 2**20, "lock_refused": kept.refused}
 for kind, items in specs.items():
     ms, lists = [], []
     for spec in items:
@@ -284,6 +287,8 @@ def run_size(label: str, matrix: TrackMatrix, count: int, workdir: Path) -> dict
         "taste_space_and_apart_rows_s": round(apart_s, 2),
         "listener_taste_bounds_s": round(bounds_s, 3),
         "snapshot_mb": round(size / 2**20, 1),
+        "mapped_process_locked_mb": round(mapped["locked_mb"], 1),
+        "mapped_process_lock_refused": mapped["lock_refused"],
         "process_start_to_first_answer_s": round(mapped["start_to_first_answer_s"], 3),
         "mapped_process_peak_rss_mb": round(mapped["peak_rss_mb"], 1),
         "mapped_process_peak_rss_before_taste_mb": round(mapped["peak_rss_before_taste_mb"], 1),

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         "version) are written and read; default snapshots/ in data_dir. Replicas on one "
         "machine can share it.",
     )
+    snapshot_lock: bool = Field(
+        default=True,
+        description="A server locks what every request reads of the snapshot in RAM (mlock), "
+        "so that no request waits on disk for pages the OS reclaimed; needs a locked-memory "
+        "limit (ulimit -l) that large, else it keeps what fits and logs a warning.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)

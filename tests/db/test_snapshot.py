@@ -3,6 +3,8 @@ partial, corrupt or newer-format snapshot is never served but rebuilt."""
 
 import json
 import logging
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -112,3 +114,61 @@ def test_processes_that_see_a_new_version_together_build_it_once(
         loaded = list(pool.map(lambda _: CatalogIndex(catalog, store=store).load(), range(3)))
     assert sorted(s.origin for s in loaded) == ["built", "mapped", "mapped"]
     assert len({s.key for s in loaded}) == 1 and _snapshots(store) == [loaded[0].key]
+
+
+def _locked_kb() -> int:
+    """This process's locked memory (VmLck), in kB."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmLck")).split()[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmLck")
+def test_a_server_keeps_what_requests_read_in_memory_and_the_cli_does_not(
+    catalog: sessionmaker[Session], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SnapshotStore(tmp_path / "snapshots")
+    with catalog() as session:
+        cli = load_snapshot(session, store)  # built, then mapped: nothing locked
+    before = _locked_kb()
+    with caplog.at_level(logging.INFO):
+        server = CatalogIndex(catalog, store=store, keep_in_memory=True).load()
+    locked = (_locked_kb() - before) * 1024
+    assert cli.origin == "built" and server.origin == "mapped"
+    matrix = server.matrix
+    per_row = matrix.features.nbytes + matrix.heard.probs.nbytes + matrix.popularity.nbytes
+    snapshot_bytes = sum(f.stat().st_size for f in store.path(server.key or "").iterdir())
+    assert per_row <= locked < snapshot_bytes  # the per-row columns, not ids, values, songs…
+    assert f"snapshot {server.key}: " in caplog.text and "kept in memory" in caplog.text
+
+
+_REFUSED = r"""
+import logging, os, resource, sys
+from pathlib import Path
+from moodtune.catalog.index import _keep_in_memory
+from moodtune.catalog.snapshot import SnapshotStore
+from moodtune.recommend.heard import HeardMoodModel
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+files = SnapshotStore(Path(sys.argv[1])).read(sys.argv[2], heard_model=HeardMoodModel.from_path())
+if os.getuid() == 0:  # root may lock whatever it likes: become nobody, as a container user
+    os.setgid(65534)
+    os.setuid(65534)
+resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0))
+kept = files.keep_in_memory()
+print(kept.locked_bytes, kept.asked_bytes > 0, kept.refused)
+_keep_in_memory(files, sys.argv[2])
+"""
+
+
+def test_a_refused_lock_is_a_warning_that_says_how_to_allow_it(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
+    store = SnapshotStore(tmp_path / "snapshots")
+    with catalog() as session:
+        key = load_snapshot(session, store).key
+    assert key is not None
+    out = subprocess.run([sys.executable, "-c", _REFUSED, str(store.root), key],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    first, warning = out.splitlines()[:2]
+    assert first.startswith("0 True ") and first != "0 True None"  # refused, with the OS's reason
+    assert f"snapshot {key}: 0 of " in warning and "ulimit -l" in warning
+    assert "MOODTUNE_SNAPSHOT_LOCK=false" in warning

@@ -131,6 +131,8 @@ def test_the_init_ran_once_and_both_replicas_map_its_snapshot_from_s3(stack: Sta
         assert ready["snapshot"]["origin"] == "fetched", ready  # published by the init, via S3
         keys.add(ready["snapshot"]["key"])
         assert stack.container(service)["Config"]["User"] == "moodtune"
+        logs = stack.compose("logs", "--no-color", service)
+        assert "MB kept in memory" in logs and "mlock:" not in logs  # its memlock ulimit
     assert len(keys) == 1
     memory = docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}",
                     *(stack.container(s)["Id"] for s in ("moodtune-1", "moodtune-2")))  # fmt: skip

@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.session_factory,
             refresh_s=settings.catalog_refresh_s,
             store=SnapshotStore.open(settings.snapshots, settings.storage_url),
+            keep_in_memory=settings.snapshot_lock,
         )
         app.state.index = index
         app.state.taste_cache = TasteCache()

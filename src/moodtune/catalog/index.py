@@ -90,9 +90,12 @@ def _build_from_sql(session: Session) -> tuple[TrackMatrix, EmbeddingTable]:
     return matrix, EmbeddingTable(ids, vectors, hidden=np.isin(ids, flagged))
 
 
-def load_snapshot(session: Session, store: SnapshotStore | None = None) -> CatalogSnapshot:
+def load_snapshot(
+    session: Session, store: SnapshotStore | None = None, *, keep_in_memory: bool = False
+) -> CatalogSnapshot:
     """The snapshot of the catalog's current version: mapped from ``store`` when it holds a
-    sound one, else built from SQL (and written to ``store`` for every other process)."""
+    sound one, else built from SQL (and written to ``store`` for every other process); with
+    ``keep_in_memory`` (a server), what every request reads is locked in RAM."""
     version = repo.catalog_version(session=session)
     if store is None:
         matrix, embeddings = _build_from_sql(session)
@@ -112,7 +115,22 @@ def load_snapshot(session: Session, store: SnapshotStore | None = None) -> Catal
                 files = store.read(key, heard_model=heard_model)
                 assert files is not None
                 origin = "built"
+    if keep_in_memory:
+        _keep_in_memory(files, key)
     return CatalogSnapshot(version, files.matrix, files.embeddings, origin=origin, key=key)
+
+
+def _keep_in_memory(files: SnapshotFiles, key: str) -> None:
+    kept = files.keep_in_memory()
+    if kept.refused is None:
+        log.info("snapshot %s: %.0f MB kept in memory", key, kept.locked_bytes / 2**20)
+        return
+    log.warning(
+        "snapshot %s: %.0f of %.0f MB kept in memory (mlock: %s); requests may wait on disk "
+        "for pages the OS reclaims. Raise the locked-memory limit (ulimit -l, docker "
+        "--ulimit memlock=-1) or set MOODTUNE_SNAPSHOT_LOCK=false to silence this",
+        key, kept.locked_bytes / 2**20, kept.asked_bytes / 2**20, kept.refused,
+    )  # fmt: skip
 
 
 def _sound_snapshot(
@@ -148,10 +166,12 @@ class CatalogIndex:
         *,
         refresh_s: float = 10.0,
         store: SnapshotStore | None = None,
+        keep_in_memory: bool = False,
     ) -> None:
         self.session_factory = session_factory
         self.refresh_s = refresh_s
         self.store = store
+        self.keep_in_memory = keep_in_memory
         self._snapshot: CatalogSnapshot | None = None
         self._checked_at = 0.0
         self._rebuilding = threading.Lock()
@@ -170,7 +190,7 @@ class CatalogIndex:
     def _build(self) -> CatalogSnapshot:
         started = time.perf_counter()
         with self.session_factory() as session:
-            snapshot = load_snapshot(session, self.store)
+            snapshot = load_snapshot(session, self.store, keep_in_memory=self.keep_in_memory)
         previous, self._snapshot = self._snapshot, snapshot  # the one assignment that publishes
         self._checked_at = time.monotonic()
         if self.store is not None and snapshot.key is not None:

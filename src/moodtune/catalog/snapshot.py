@@ -21,10 +21,13 @@ copy downloads it into its own snapshot directory, checks it as above, and maps 
 replica never rebuilds from SQL what another one already built.
 """
 
+import ctypes
 import fcntl
+import functools
 import hashlib
 import json
 import logging
+import mmap
 import os
 import shutil
 import time
@@ -34,7 +37,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -47,6 +50,7 @@ from moodtune.storage import LocalStorage, Storage, open_storage
 
 __all__ = [
     "FORMAT",
+    "Kept",
     "SnapshotError",
     "SnapshotFiles",
     "SnapshotStore",
@@ -72,6 +76,12 @@ _CELL_ARRAYS = ("starts", "feature_lo", "feature_hi", "probs_lo", "probs_hi", "p
                 "popularity_hi", "popularity_unknown")  # fmt: skip
 #: Matrix fields holding cells of their own over a row list, stored under their own name.
 _OWN_CELLS = ("feature_cells", "playable_cells")
+#: Files a request reads for every row it scores or filters, and the cells' (what
+#: :meth:`SnapshotFiles.keep_in_memory` locks); the others are read for the few rows a playlist
+#: shows (ids, raw values, artists, songs, heard points) or by other endpoints (embeddings).
+_PER_ROW_FILES = ("features", "heard_probs", "popularity", "explicit", "non_music",
+                  "heard_from_audio", "playable", "genre_rows")  # fmt: skip
+_CELL_PREFIXES = ("cells_", "genre_cells_", "feature_cells_", "playable_cells_")
 
 
 class SnapshotError(Exception):
@@ -89,12 +99,57 @@ def heard_model_sha256() -> str:
     return str(json.loads(DEFAULT_HEARD_MODEL.read_text())["sha256"])
 
 
+class Kept(NamedTuple):
+    """What :meth:`SnapshotFiles.keep_in_memory` locked, of how much, and why it stopped short."""
+
+    locked_bytes: int
+    asked_bytes: int
+    refused: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class SnapshotFiles:
     """What a snapshot holds, mapped from its files (read-only arrays)."""
 
     matrix: TrackMatrix
     embeddings: EmbeddingTable
+    per_row: tuple[np.ndarray, ...] = ()  # the mapped files of ``_PER_ROW_FILES`` and the cells
+
+    def keep_in_memory(self) -> Kept:
+        """Lock the pages every request reads in RAM (``mlock``), best effort.
+
+        Why: the OS reclaims mapped pages nobody touched for a while even with memory free
+        (proactive reclaim, a container's ``memory.high``, an import streaming audio through
+        the page cache), and the next request that needs them waits on disk. Measured at 10M
+        tracks after 150 s idle: preset-table p99 4.8 -> 24.6 ms, slowest 66 ms; locked, 5.7.
+        Stops at the first array the OS refuses (the locked-memory limit, ``ulimit -l``); the
+        locks go with the mapping when the snapshot is dropped.
+        """
+        asked = sum(a.nbytes for a in self.per_row)
+        locked = 0
+        for array in self.per_row:
+            refused = _mlock(array)
+            if refused is not None:
+                return Kept(locked, asked, refused)
+            locked += array.nbytes
+        return Kept(locked, asked)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)  # POSIX only, like the fcntl build lock
+
+
+def _mlock(array: np.ndarray) -> str | None:
+    """``mlock(2)`` the pages under ``array`` (the standard library has none); the OS's reason
+    when it refuses."""
+    if not array.nbytes:
+        return None
+    start = array.__array_interface__["data"][0]
+    offset = start % mmap.PAGESIZE
+    if _libc().mlock(ctypes.c_void_p(start - offset), ctypes.c_size_t(array.nbytes + offset)):
+        return os.strerror(ctypes.get_errno())
+    return None
 
 
 def _sha256(path: Path) -> str:
@@ -350,7 +405,12 @@ class SnapshotStore:
             if digests[name] != manifest["files"][name]["sha256"]:
                 raise SnapshotError(f"snapshot {key}: {file.name} does not match its checksum")
         arrays = {n: _mapped(f) for n, f in files.items()}
-        return SnapshotFiles(_matrix_of(arrays, manifest, heard_model), _embeddings_of(arrays))
+        per_row = tuple(
+            a for n, a in arrays.items() if n in _PER_ROW_FILES or n.startswith(_CELL_PREFIXES)
+        )
+        return SnapshotFiles(
+            _matrix_of(arrays, manifest, heard_model), _embeddings_of(arrays), per_row
+        )
 
     def discard(self, key: str) -> None:
         """Move a bad snapshot out of the way (kept as ``.bad-*`` for a post-mortem)."""
