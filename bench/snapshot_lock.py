@@ -16,17 +16,14 @@ Prints one JSON object and writes bench/results/snapshot_lock.json.
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scale import SIZES, TYPES, real_columns, requests
+from scale import SIZES, TYPES, real_columns, requests, run_header
 
 from moodtune.catalog.snapshot import SnapshotStore
 from moodtune.recommend import TrackMatrix
@@ -109,13 +106,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
     results: dict[str, Any] = {
-        "benchmark": "snapshot_lock",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },  # fmt: skip
+        **run_header("snapshot_lock"),
         "size": args.size,
         "request_type": args.type,
         "idle_s": args.idle_s,

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     snapshot_lock: bool = Field(
         default=True,
         description="A server locks what every request reads of the snapshot in RAM (mlock), "
-        "so that no request waits on disk for pages the OS reclaimed; needs a locked-memory "
+        "so that requests do not wait on disk for pages the OS reclaimed; needs a locked-memory "
         "limit (ulimit -l) that large, else it keeps what fits and logs a warning.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -118,10 +118,10 @@ class SnapshotFiles:
     def keep_in_memory(self) -> Kept:
         """Lock the pages every request reads in RAM (``mlock``), best effort.
 
-        Why: the OS reclaims mapped pages nobody touched for a while even with memory free
+        Why: the OS may reclaim mapped pages nobody touched for a while even with memory free
         (proactive reclaim, a container's ``memory.high``, an import streaming audio through
-        the page cache), and the next request that needs them waits on disk. Measured at 10M
-        tracks after 150 s idle: preset-table p99 4.8 -> 24.6 ms, slowest 66 ms; locked, 5.7.
+        the page cache), and the next request that needs them waits on disk (at 10M tracks,
+        8-12 % of these pages left the page cache in 150 s idle; see docs/scaling.md).
         Stops at the first array the OS refuses (the locked-memory limit, ``ulimit -l``); the
         locks go with the mapping when the snapshot is dropped.
         """
