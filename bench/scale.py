@@ -63,6 +63,18 @@ def num(text: str) -> float | None:
     return float(text) if text else None
 
 
+def catalog_of(label: str, real: TrackMatrix) -> TrackMatrix:
+    """The catalog of one size: the real one, or as many tracks resampled from it."""
+    n = SIZES[label]
+    return real if n == 0 else resample(real, n, seed=20261206, playable_share=0.05)
+
+
+def write_snapshot(store: SnapshotStore, matrix: TrackMatrix) -> Path:
+    """The matrix's snapshot (no audio embeddings), as key ``bench``."""
+    empty = EmbeddingTable(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
+    return store.write("bench", (len(matrix), None), matrix, empty)
+
+
 def real_columns() -> dict[str, Any]:
     with gzip.open(CATALOG, "rt", encoding="utf-8", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["track_name"] and r["valence"]]
@@ -252,8 +264,7 @@ def run_size(label: str, matrix: TrackMatrix, count: int, workdir: Path) -> dict
     cells_s = time.perf_counter() - started
     store = SnapshotStore(workdir / f"snapshots-{label}")
     started = time.perf_counter()
-    empty = EmbeddingTable(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
-    path = store.write("bench", (len(matrix), None), matrix, empty)
+    path = write_snapshot(store, matrix)
     write_s = time.perf_counter() - started
     size = sum(f.stat().st_size for f in path.iterdir())
     started = time.perf_counter()
@@ -383,8 +394,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="moodtune-scale-") as tmp:
         workdir = Path(tmp)
         for label in args.sizes.split(","):
-            n = SIZES[label]
-            matrix = real if n == 0 else resample(real, n, seed=20261206, playable_share=0.05)
+            matrix = catalog_of(label, real)
             results[label] = run_size(label, matrix, args.requests, workdir)
             if label == "1m":
                 rebuild = rebuild_s(matrix)

@@ -22,14 +22,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from scale import SIZES, TYPES, real_columns, requests, run_header
+from scale import SIZES, TYPES, catalog_of, real_columns, requests, run_header, write_snapshot
 
 from moodtune.catalog.snapshot import SnapshotStore
 from moodtune.recommend import TrackMatrix
 from moodtune.recommend.cells import with_cells
-from moodtune.recommend.similar import EmbeddingTable
-from moodtune.recommend.synthetic import resample
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "snapshot_lock.json"
@@ -81,11 +78,9 @@ print(json.dumps(out))
 
 def snapshot_of(size: str, workdir: Path) -> tuple[SnapshotStore, TrackMatrix]:
     real = with_cells(TrackMatrix.build(**real_columns()))
-    n = SIZES[size]
-    matrix = with_cells(real if n == 0 else resample(real, n, seed=20261206, playable_share=0.05))
+    matrix = with_cells(catalog_of(size, real))
     store = SnapshotStore(workdir / "snapshots")
-    empty = EmbeddingTable(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
-    store.write("bench", (len(matrix), None), matrix, empty)
+    write_snapshot(store, matrix)
     return store, matrix
 
 

@@ -81,7 +81,7 @@ _OWN_CELLS = ("feature_cells", "playable_cells")
 #: shows (ids, raw values, artists, songs, heard points) or by other endpoints (embeddings).
 _PER_ROW_FILES = ("features", "heard_probs", "popularity", "explicit", "non_music",
                   "heard_from_audio", "playable", "genre_rows")  # fmt: skip
-_CELL_PREFIXES = ("cells_", "genre_cells_", "feature_cells_", "playable_cells_")
+_CELL_PREFIXES = ("cells_", "genre_cells_", *(f"{prefix}_" for prefix in _OWN_CELLS))
 
 
 class SnapshotError(Exception):
