@@ -60,9 +60,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the files or their meaning change; older code refuses newer snapshots.
-FORMAT = 6  # 2: cells of their own for large genres; 3: feature cells; 4: playable cells;
+FORMAT = 7  # 2: cells of their own for large genres; 3: feature cells; 4: playable cells;
 # 5: own cells from 8,192 tracks instead of 50,000, and four times smaller; 6: feature and
-# probability boxes float64, a row per column, and feature cells of 256 tracks
+# probability boxes float64, a row per column, and feature cells of 256 tracks; 7: a genre's and
+# the playable tracks' cells of 64 tracks (searched in groups of four)
 MANIFEST = "manifest.json"
 REMOTE_PREFIX = "snapshots"
 #: Snapshots kept in object storage: the newest few, so a replica that has not yet seen the
@@ -222,7 +223,7 @@ def _genre_cells_of(arrays: dict[str, np.ndarray], names: list[str]) -> dict[str
         a, b = int(ptr[i]), int(ptr[i + 1])
         boxes = {n: arrays[f"genre_cells_{n}"][..., a:b] for n in _CELL_ARRAYS if n != "starts"}
         starts = arrays["genre_cells_starts"][a + i : b + i + 1]  # C + 1 entries per genre
-        out[name] = GenreCells(
+        out[name] = GenreCells.of(
             arrays["genre_cells_rows"][rows_ptr[i] : rows_ptr[i + 1]],
             CellIndex(starts=starts, **boxes),
         )
@@ -460,7 +461,7 @@ def _own_cells_of(arrays: dict[str, np.ndarray], prefix: str) -> GenreCells | No
     if f"{prefix}_rows" not in arrays:
         return None
     boxes = CellIndex(**{n: arrays[f"{prefix}_{n}"] for n in _CELL_ARRAYS})
-    return GenreCells(arrays[f"{prefix}_rows"], boxes)
+    return GenreCells.of(arrays[f"{prefix}_rows"], boxes)
 
 
 def _embeddings_of(arrays: dict[str, np.ndarray]) -> EmbeddingTable:

@@ -11,8 +11,10 @@ from moodtune.catalog.index import CatalogSnapshot
 from moodtune.catalog.snapshot import SnapshotStore
 from moodtune.recommend import EMOTIONS, FEATURES, STRATEGIES, RankQuery, TrackMatrix, rank
 from moodtune.recommend.cells import (
+    GROUP,
     SCAN_ROWS,
     ApartRows,
+    CellIndex,
     _best_cells_first,
     _best_mixture,
     _ranges,
@@ -103,6 +105,30 @@ def test_large_genres_have_cells_of_their_own_rows_with_bounds_that_hold(
         best = np.maximum.reduceat(scores, starts[:-1])
         taste_max = own.cells.taste_max(query.taste, own.rows)  # type: ignore[arg-type]
         assert np.all(own.cells.upper_bounds(scorer, 0, taste_max) >= best)
+
+
+def test_groups_of_cells_have_the_boxes_of_their_rows_and_bounds_over_any_cells_agree(
+    million: TrackMatrix,
+) -> None:
+    """The two-level search bounds groups of sibling cells from their cells' boxes, then some
+    of the cells alone: both must be what the rows and the whole bound give."""
+    own = million.genre_cells["pop"]
+    groups = own.groups
+    starts = own.cells.starts
+    assert groups.starts.tolist() == [*starts[:-1:GROUP].tolist(), starts[-1]]
+    from_rows = CellIndex.of_ordered(million, groups.starts, own.rows)
+    for name in ("feature_lo", "feature_hi", "probs_lo", "probs_hi", "popularity_unknown"):
+        assert np.array_equal(getattr(groups, name), getattr(from_rows, name)), name
+    for name in ("popularity_lo", "popularity_hi"):
+        assert np.array_equal(getattr(groups, name), getattr(from_rows, name), equal_nan=True)
+    some = np.random.default_rng(4).choice(len(own.cells), 50, replace=False)
+    for query in _queries(million, 9, seed=6):
+        scorer = Scorer(million, query)
+        taste = own.cells.taste_max(query.taste, own.rows) if query.taste is not None else None
+        whole = own.cells.upper_bounds(scorer, 0, taste)
+        part = own.cells.upper_bounds(scorer, 0, None if taste is None else taste[some], some)
+        # equal but for float64 rounding (a matrix product by another path), far below _SLACK
+        np.testing.assert_allclose(part, whole[some], rtol=0, atol=1e-12)
 
 
 def test_the_feature_cells_hold_every_row_and_bound_rankings_without_heard_mood(
