@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from moodtune.catalog.importers import import_catalog
 from moodtune.catalog.index import CatalogIndex, load_snapshot
-from moodtune.catalog.snapshot import FORMAT, MANIFEST, SnapshotError, SnapshotStore
+from moodtune.catalog.snapshot import (
+    FORMAT,
+    MANIFEST,
+    SnapshotError,
+    SnapshotStore,
+    read_whole,
+)
 from moodtune.recommend import RankQuery, plan_mood, rank
 
 
@@ -139,6 +145,38 @@ def test_a_server_keeps_what_requests_read_in_memory_and_the_cli_does_not(
     snapshot_bytes = sum(f.stat().st_size for f in store.path(server.key or "").iterdir())
     assert per_row <= locked < snapshot_bytes  # the per-row columns, not ids, values, songs…
     assert f"snapshot {server.key}: " in caplog.text and "kept in memory" in caplog.text
+
+
+def _read_advice(path: Path) -> set[str]:
+    """The read-ahead flags of this process's mappings of ``path``: ``rr`` (random) or ``sr``
+    (sequential), from /proc/self/smaps."""
+    flags: set[str] = set()
+    mapped = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line.startswith("VmFlags:") and mapped:
+            flags |= set(line.split()[1:]) & {"rr", "sr"}
+        elif not line[0].isupper():  # a mapping's header: address range ... path
+            mapped = line.endswith(str(path))
+    return flags
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads Linux's smaps")
+def test_columns_read_at_the_shown_rows_are_mapped_without_read_ahead(
+    catalog: sessionmaker[Session], tmp_path: Path
+) -> None:
+    store = SnapshotStore(tmp_path / "snapshots")
+    with catalog() as session:
+        load_snapshot(session, store)  # built and written
+        snapshot = load_snapshot(session, store)
+    files = store.path(snapshot.key or "")
+    assert _read_advice(files / "ids.npy") == {"rr"}
+    assert _read_advice(files / "values.npy") == {"rr"}
+    assert _read_advice(files / "features.npy") == set()  # every request scans it: locked
+    with read_whole(snapshot.matrix.ids):
+        assert _read_advice(files / "ids.npy") == {"sr"}
+    assert _read_advice(files / "ids.npy") == {"rr"}
+    space = snapshot.taste_space  # reads every id, then scattered again
+    assert len(space) == len(snapshot.matrix) and _read_advice(files / "ids.npy") == {"rr"}
 
 
 _REFUSED = r"""

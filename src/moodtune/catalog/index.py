@@ -30,6 +30,7 @@ from moodtune.catalog.snapshot import (
     SnapshotFiles,
     SnapshotStore,
     heard_model_sha256,
+    read_whole,
     snapshot_key,
 )
 from moodtune.recommend import TrackMatrix
@@ -69,12 +70,11 @@ class CatalogSnapshot:
     def taste_space(self) -> TasteSpace:
         """Built on the first personalised request, not at start: most starts never need it."""
         table = self.embeddings
-        return TasteSpace.build(
-            self.matrix.ids,
-            self.matrix.features,
-            (table.ids, table.vectors),
-            columns=self.matrix.taste_columns(),
-        )
+        with read_whole(self.matrix.ids) as ids:
+            return TasteSpace.build(
+                ids, self.matrix.features, (table.ids, table.vectors),
+                columns=self.matrix.taste_columns(),
+            )  # fmt: skip
 
     @cached_property
     def apart_rows(self) -> ApartRows | None:
