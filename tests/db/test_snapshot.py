@@ -166,8 +166,10 @@ def test_columns_read_at_the_shown_rows_are_mapped_without_read_ahead(
 ) -> None:
     store = SnapshotStore(tmp_path / "snapshots")
     with catalog() as session:
-        load_snapshot(session, store)  # built and written
-        snapshot = load_snapshot(session, store)
+        snapshot = load_snapshot(session, store)  # built, written, then mapped
+        in_memory = load_snapshot(session).matrix.ids
+    with read_whole(in_memory) as ids:
+        assert ids is in_memory
     files = store.path(snapshot.key or "")
     assert _read_advice(files / "ids.npy") == {"rr"}
     assert _read_advice(files / "values.npy") == {"rr"}

@@ -87,7 +87,7 @@ _CELL_PREFIXES = ("cells_", "genre_cells_", *(f"{prefix}_" for prefix in _OWN_CE
 #: ``MADV_RANDOM``, so that a page the OS reclaimed comes back alone. Why: with the default
 #: read-ahead each such page fault read 1-4 MB around it, 2-3 ms on this machine's disk, and a
 #: preset-table request after 100 s idle waited on up to five of them (p99 16.0 ms at 10M;
-#: 5.4 ms with the advice, same process and requests).
+#: 5.4 ms with the advice, the same requests in a fresh process each).
 _SHOWN_ROW_FILES = ("ids", "values", "artist_ptr", "artist_codes", "song_codes", "heard_point",
                     "heard_spread")  # fmt: skip
 
@@ -173,7 +173,7 @@ def _mapped(path: Path, *, random: bool = False) -> np.ndarray:
     Python code on every gather (about 10 % of a journey-with-taste request at 10M tracks).
     ``random``: read at scattered rows (see ``_SHOWN_ROW_FILES``)."""
     mapped: np.memmap = np.load(path, mmap_mode="r", allow_pickle=False)
-    if random:
+    if random and isinstance(mapped.base, mmap.mmap):  # always, for a file of any size
         mapped.base.madvise(mmap.MADV_RANDOM)
     return mapped.view(np.ndarray)
 
