@@ -44,6 +44,7 @@ from moodtune.recommend import (
     plan_mood,
     rank,
 )
+from moodtune.recommend.cells import with_cells
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "src" / "moodtune" / "data" / "spotify_tracks.csv.gz"
@@ -94,7 +95,8 @@ def resample(rows: list[dict[str, str]], n: int, seed: int = 0) -> list[dict[str
 
 
 def matrix_of(rows: list[dict[str, str]]) -> TrackMatrix:
-    return TrackMatrix.build(
+    """The ranking matrix with its cells, as every process maps it from a snapshot."""
+    return with_cells(TrackMatrix.build(
         ids=list(range(len(rows))),
         features={f: [num(r[f]) for r in rows] for f in FEATURES},
         popularity=[num(r["popularity"]) for r in rows],
@@ -102,7 +104,7 @@ def matrix_of(rows: list[dict[str, str]]) -> TrackMatrix:
         artists=[r["artists"].split(", ") for r in rows],
         titles=[r["track_name"] for r in rows],
         genres=[[g for g in r["genres_all"].split(";") if g] for r in rows],
-    )
+    ))  # fmt: skip
 
 
 def requests_mix(count: int, seed: int = 1) -> list[dict[str, Any]]:
