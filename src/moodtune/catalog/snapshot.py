@@ -173,7 +173,7 @@ def _mapped(path: Path, *, random: bool = False) -> np.ndarray:
     Python code on every gather (about 10 % of a journey-with-taste request at 10M tracks).
     ``random``: read at scattered rows (see ``_SHOWN_ROW_FILES``)."""
     mapped: np.memmap = np.load(path, mmap_mode="r", allow_pickle=False)
-    if random and isinstance(mapped.base, mmap.mmap):  # always, for a file of any size
+    if random and isinstance(mapped.base, mmap.mmap):  # np.load maps even an empty array
         mapped.base.madvise(mmap.MADV_RANDOM)
     return mapped.view(np.ndarray)
 

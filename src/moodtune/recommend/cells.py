@@ -180,24 +180,14 @@ class CellIndex:
                 scorer.kernels[step].astype(np.float64), of(self.probs_lo), of(self.probs_hi)
             )
         if scorer.popularity_target is not None:
-            popularity = self._popularity_bound(scorer.popularity_target, which)
+            popularity = _popularity_bound(
+                scorer.popularity_target,
+                of(self.popularity_lo), of(self.popularity_hi), of(self.popularity_unknown),
+            )  # fmt: skip
             bound = (1.0 - _POPULARITY_WEIGHT) * bound + _POPULARITY_WEIGHT * popularity
         if taste_max is not None:
             bound = (1.0 - scorer.taste_weight) * bound + scorer.taste_weight * taste_max
         return bound + _SLACK
-
-    def _popularity_bound(self, target: float, which: np.ndarray | None) -> np.ndarray:
-        """Best popularity similarity in each cell (of ``which``): 1 when the band's target is
-        inside the cell's range, else that of the nearer end; unknown popularity counts as its
-        fixed similarity."""
-        lo, hi, unknown = self.popularity_lo, self.popularity_hi, self.popularity_unknown
-        if which is not None:
-            lo, hi, unknown = lo[which], hi[which], unknown[which]
-        lo, hi = lo.astype(np.float64), hi.astype(np.float64)
-        gap = np.maximum(np.maximum(lo - target, target - hi), 0.0)
-        known = 1.0 - gap / 100.0
-        best = np.where(np.isnan(known), -np.inf, known)
-        return np.where(unknown, np.maximum(best, _UNKNOWN_POPULARITY_SIMILARITY), best)
 
     def grouped(self, size: int) -> "CellIndex":
         """Cells of ``size`` consecutive cells each (the last may hold fewer), with the union
@@ -216,6 +206,19 @@ class CellIndex:
             popularity_hi=pop_hi,
             popularity_unknown=np.logical_or.reduceat(self.popularity_unknown, first),
         )
+
+
+def _popularity_bound(
+    target: float, lo: np.ndarray, hi: np.ndarray, unknown: np.ndarray
+) -> np.ndarray:
+    """Best popularity similarity in each cell: 1 when the band's target is inside the cell's
+    range (``lo``..``hi``), else that of the nearer end; unknown popularity counts as its fixed
+    similarity."""
+    lo, hi = lo.astype(np.float64), hi.astype(np.float64)
+    gap = np.maximum(np.maximum(lo - target, target - hi), 0.0)
+    known = 1.0 - gap / 100.0
+    best = np.where(np.isnan(known), -np.inf, known)
+    return np.where(unknown, np.maximum(best, _UNKNOWN_POPULARITY_SIMILARITY), best)
 
 
 def _best_mixture(kernels: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
